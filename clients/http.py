@@ -1,0 +1,371 @@
+"""One pooled HTTP session per client, with timeouts, retries, rate limit and breaker in one place.
+
+Every call goes: breaker check -> rate-limit slot -> request (connect/read timeouts always
+set) -> feed the answer's rate-limit headers back -> classify -> parse through a schema.
+
+What is retried, and by whom:
+- urllib3's `Retry` on the adapter retries only *connect* failures (the request never left
+  this machine, so repeating is safe for every method, and costs no rate budget).
+- This module's loop retries what reached the server, so that each attempt takes its own
+  rate-limit slot and counts in the breaker: 429 for every call (a rejected call was not
+  applied; all workers wait out `Retry-After` together through the limiter), and timeouts,
+  dropped connections and 5xx only for *safe* calls -- reads, and writes that carry an
+  idempotency key. An unkeyed write that may have been applied is never repeated here.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import requests
+from marshmallow import EXCLUDE, Schema, ValidationError
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+from urllib3.util.retry import Retry
+
+from clients.errors import (
+    ClientError,
+    ContractError,
+    RateLimited,
+    RetryableError,
+    ServerError,
+    Timeout,
+    TransportError,
+    Unauthorized,
+    error_for_status,
+    parse_retry_after,
+)
+
+log = logging.getLogger(__name__)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds. `connect` slightly above a multiple of 3 (the TCP retransmission step)."""
+
+    connect: float = 3.05
+    read: float = 30.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4  # tries of one call in all, the first included
+    connect_retries: int = 2  # urllib3-level, on top: the request was never sent
+    backoff: float = 0.5  # seconds, doubled per attempt, with jitter
+    backoff_max: float = 20.0
+    # A Retry-After longer than this is not slept in a worker: RateLimited goes to the
+    # caller, whose task retries later (a worker slot is not a place to wait for minutes).
+    max_retry_after: float = 120.0
+
+    def backoff_for(self, attempt: int) -> float:
+        base = min(self.backoff_max, self.backoff * (2**attempt))
+        return base * random.uniform(0.5, 1.0)
+
+
+class Limiter(Protocol):
+    def acquire(self, priority: str = ..., timeout: float | None = ...) -> float: ...
+    def observe(self, headers: Mapping[str, str]) -> None: ...
+    def block_for(self, seconds: float) -> None: ...
+
+
+class Breaker(Protocol):
+    def before_call(self) -> None: ...
+    def record_success(self) -> None: ...
+    def record_failure(self) -> None: ...
+
+
+def make_session(pool_size: int, connect_retries: int, backoff: float) -> requests.Session:
+    retry = Retry(
+        total=connect_retries,
+        connect=connect_retries,
+        read=False,  # re-raise read errors at once: the loop above decides
+        status=0,
+        other=0,
+        redirect=0,
+        backoff_factor=backoff,
+        allowed_methods=None,
+        raise_on_status=False,
+        respect_retry_after_header=True,
+    )
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=retry)
+    session = requests.Session()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request provably did not reach the server (it failed to connect)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, (NewConnectionError, ConnectTimeoutError)):
+            return True
+        if isinstance(cur, MaxRetryError) and isinstance(
+            cur.reason, (NewConnectionError, ConnectTimeoutError)
+        ):
+            return True
+        nxt = cur.args[0] if cur.args and isinstance(cur.args[0], BaseException) else None
+        cur = nxt or cur.__cause__ or cur.__context__
+    return False
+
+
+def contract_message(call: str, messages: Any) -> str:
+    """`GET /x: entries[3].id: Missing data for required field.` from marshmallow's messages."""
+    flat: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, sub in node.items():
+                if isinstance(key, int):
+                    walk(sub, f"{path}[{key}]")
+                elif key == "_schema":
+                    walk(sub, path)
+                else:
+                    walk(sub, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list) and all(isinstance(m, str) for m in node):
+            flat.append(f"{path or '<body>'}: {' '.join(node)}")
+        elif isinstance(node, list):
+            for sub in node:
+                walk(sub, path)
+        else:
+            flat.append(f"{path or '<body>'}: {node}")
+
+    walk(messages, "")
+    return f"{call}: " + "; ".join(flat)
+
+
+def load(schema: Schema, data: Any, *, many: bool, call: str, api: str = "") -> Any:
+    """Validate and convert an answer; a contract breach is a ContractError naming the field."""
+    try:
+        return schema.load(data, many=many, unknown=EXCLUDE)
+    except ValidationError as exc:
+        method, _, path = call.partition(" ")
+        raise ContractError(
+            contract_message(call, exc.messages), api=api, method=method, path=path
+        ) from None
+
+
+class HttpClient:
+    """JSON over HTTP to one API of one connection."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api: str,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        read_limiter: Limiter | None = None,
+        write_limiter: Limiter | None = None,
+        breaker: Breaker | None = None,
+        pool_size: int = 10,
+        acquire_timeout: float = 120.0,
+        user_agent: str = "spocc-connector",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api = api
+        self.timeouts = timeouts or Timeouts()
+        self.retry = retry or RetryPolicy()
+        self.read_limiter = read_limiter
+        self.write_limiter = write_limiter
+        self.breaker = breaker
+        self.acquire_timeout = acquire_timeout
+        self.session = make_session(pool_size, self.retry.connect_retries, self.retry.backoff)
+        self.session.headers["User-Agent"] = user_agent
+        self.session.headers["Accept"] = "application/json"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        json: Any = None,
+        schema: Schema | None = None,
+        many: bool = False,
+        idempotency_key: str | None = None,
+        idempotency_header: str = "Idempotency-Key",
+        headers: Callable[[], Mapping[str, str]] | Mapping[str, str] | None = None,
+        on_unauthorized: Callable[[], None] | None = None,
+        priority: str = "catalogue",
+        expect_body: bool = True,
+    ) -> Any:
+        """Make one logical call; returns the parsed (and, with `schema`, loaded) answer.
+
+        `headers` may be a callable, re-evaluated per attempt (a refreshed bearer token).
+        `on_unauthorized` is called once on the first 401, then the call is made once more.
+        """
+        method = method.upper()
+        call = f"{method} {path}"
+        safe = method in SAFE_METHODS or idempotency_key is not None
+        limiter = self.read_limiter if method in SAFE_METHODS else self.write_limiter
+        refreshed = False
+        attempt = 0
+        while True:
+            if self.breaker is not None:
+                self.breaker.before_call()
+            if limiter is not None:
+                limiter.acquire(priority=priority, timeout=self.acquire_timeout)
+            extra: dict[str, str] = {}
+            if headers is not None:
+                extra.update(headers() if callable(headers) else headers)
+            if idempotency_key is not None:
+                extra[idempotency_header] = idempotency_key
+            started = time.monotonic()
+            try:
+                resp = self.session.request(
+                    method,
+                    self.base_url + path,
+                    params=params,
+                    json=json,
+                    headers=extra,
+                    timeout=(self.timeouts.connect, self.timeouts.read),
+                    allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                terr = self._transport_error(exc, call)
+                if self.breaker is not None:
+                    self.breaker.record_failure()
+                log.info("%s %s failed after %.3fs: %s", self.api, call, _since(started), terr)
+                if safe and attempt + 1 < self.retry.attempts:
+                    time.sleep(self.retry.backoff_for(attempt))
+                    attempt += 1
+                    continue
+                raise terr from None
+            log.debug("%s %s -> %s in %.3fs", self.api, call, resp.status_code, _since(started))
+            if limiter is not None:
+                limiter.observe(resp.headers)
+            status = resp.status_code
+            if status == 429:
+                err = error_for_status(
+                    status, resp.headers, _body(resp), api=self.api, method=method, path=path
+                )
+                if not isinstance(err, RateLimited):
+                    raise err  # e.g. too many sessions: waiting does not help
+                wait = (
+                    err.retry_after
+                    if err.retry_after is not None
+                    else self.retry.backoff_for(attempt)
+                )
+                if limiter is not None:
+                    limiter.block_for(wait)
+                if attempt + 1 >= self.retry.attempts or wait > self.retry.max_retry_after:
+                    raise err
+                if limiter is None:
+                    time.sleep(wait)
+                attempt += 1
+                continue
+            if status >= 500:
+                if self.breaker is not None:
+                    self.breaker.record_failure()
+                err = error_for_status(
+                    status, resp.headers, _body(resp), api=self.api, method=method, path=path
+                )
+                if safe and attempt + 1 < self.retry.attempts:
+                    time.sleep(self.retry.backoff_for(attempt))
+                    attempt += 1
+                    continue
+                raise err
+            if self.breaker is not None:
+                self.breaker.record_success()
+            if status == 401 and on_unauthorized is not None and not refreshed:
+                refreshed = True
+                on_unauthorized()
+                continue
+            if not 200 <= status < 300:
+                raise error_for_status(
+                    status, resp.headers, _body(resp), api=self.api, method=method, path=path
+                )
+            return self._parse(resp, call, schema, many, expect_body)
+
+    def _transport_error(self, exc: requests.RequestException, call: str) -> TransportError:
+        method, _, path = call.partition(" ")
+        never_sent = _never_sent(exc)
+        kind: type[TransportError] = (
+            Timeout if isinstance(exc, requests.Timeout) else TransportError
+        )
+        return kind(
+            f"{call}: {type(exc).__name__}: {_short(exc)}",
+            outcome_unknown=not never_sent,
+            api=self.api,
+            method=method,
+            path=path,
+        )
+
+    def _parse(
+        self,
+        resp: requests.Response,
+        call: str,
+        schema: Schema | None,
+        many: bool,
+        expect_body: bool,
+    ) -> Any:
+        method, _, path = call.partition(" ")
+        if not resp.content:
+            if expect_body and schema is not None:
+                raise ContractError(
+                    f"{call}: empty answer, expected JSON", api=self.api, method=method, path=path
+                )
+            return None
+        try:
+            data = jsonlib.loads(resp.content)
+        except ValueError:
+            if not expect_body:
+                return None
+            raise ContractError(
+                f"{call}: answer is not JSON ({resp.headers.get('Content-Type', '?')})",
+                api=self.api,
+                method=method,
+                path=path,
+            ) from None
+        if schema is None:
+            return data
+        return load(schema, data, many=many, call=call, api=self.api)
+
+
+def _body(resp: requests.Response) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        return resp.text[:500]
+
+
+def _since(started: float) -> float:
+    return time.monotonic() - started
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+__all__ = [
+    "SAFE_METHODS",
+    "ClientError",
+    "HttpClient",
+    "RateLimited",
+    "RetryPolicy",
+    "RetryableError",
+    "ServerError",
+    "Timeouts",
+    "Unauthorized",
+    "contract_message",
+    "load",
+    "make_session",
+    "parse_retry_after",
+]
