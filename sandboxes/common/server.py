@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from socketserver import ThreadingMixIn
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -28,7 +29,8 @@ class BackgroundServer:
         self._server: BaseWSGIServer = make_server(
             host, port, app, threaded=True, request_handler=_QuietHandler
         )
-        self._server.daemon_threads = True
+        if isinstance(self._server, ThreadingMixIn):
+            self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
         self.app = app
 
@@ -38,7 +40,8 @@ class BackgroundServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self._server.server_address[0]}:{self.port}"
+        host = self._server.server_address[0]
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{self.port}"
 
     def start(self) -> BackgroundServer:
         self._thread = threading.Thread(
