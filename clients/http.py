@@ -79,7 +79,7 @@ class Limiter(Protocol):
 class Breaker(Protocol):
     def before_call(self) -> None: ...
     def record_success(self) -> None: ...
-    def record_failure(self) -> None: ...
+    def record_failure(self, reason: str = ...) -> None: ...
 
 
 def make_session(pool_size: int, connect_retries: int, backoff: float) -> requests.Session:
@@ -240,7 +240,7 @@ class HttpClient:
             except requests.RequestException as exc:
                 terr = self._transport_error(exc, call)
                 if self.breaker is not None:
-                    self.breaker.record_failure()
+                    self.breaker.record_failure(terr.message)
                 log.info("%s %s failed after %.3fs: %s", self.api, call, _since(started), terr)
                 if safe and attempt + 1 < self.retry.attempts:
                     time.sleep(self.retry.backoff_for(attempt))
@@ -271,11 +271,11 @@ class HttpClient:
                 attempt += 1
                 continue
             if status >= 500:
-                if self.breaker is not None:
-                    self.breaker.record_failure()
                 err = error_for_status(
                     status, resp.headers, _body(resp), api=self.api, method=method, path=path
                 )
+                if self.breaker is not None:
+                    self.breaker.record_failure(err.message)
                 if safe and attempt + 1 < self.retry.attempts:
                     time.sleep(self.retry.backoff_for(attempt))
                     attempt += 1
