@@ -14,6 +14,9 @@ from schemas.secret import Secret
 
 DAY = 24 * 3600
 
+# Queues by workload: urgent order events never wait behind a catalogue fan-out.
+QUEUES = ("orders", "catalogue", "default")
+
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)

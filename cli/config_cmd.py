@@ -1,0 +1,68 @@
+"""`spocc config apply|show|new-key`: the business configuration, stored in the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import yaml
+from rich.syntax import Syntax
+
+from cli.console import err, fail, out
+from schemas.config import ConfigError
+from store import config_store
+from store.secrets import new_key
+from workers import runtime
+
+
+@click.group()
+def config() -> None:
+    """Connections, credentials and mappings."""
+
+
+def read_file(path: Path) -> object:
+    try:
+        return yaml.safe_load(path.read_text())
+    except OSError as exc:
+        fail(f"{path}: {exc.strerror}", 2)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" line {where.line + 1}, column {where.column + 1}" if where else ""
+        fail(f"{path}:{line} not valid YAML: {getattr(exc, 'problem', exc)}", 2)
+
+
+@config.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Validate and show the diff; store nothing.")
+def apply(file: Path, dry_run: bool) -> None:
+    """Validate FILE, show what changes, and store it (processes pick it up at once)."""
+    document = read_file(file)
+    try:
+        with runtime.db() as session:
+            changes = config_store.apply(session, runtime.secret_box(), document)
+            if dry_run:
+                session.rollback()
+    except ConfigError as exc:
+        err.print(f"[bold red]{file} is not applied[/]: {len(exc.errors)} error(s)")
+        for line in exc.errors:
+            err.print(f"  {line}", markup=False)
+        raise click.exceptions.Exit(2) from None
+    if changes:
+        out.print(Syntax("\n".join(changes), "diff", theme="ansi_dark"))
+    else:
+        out.print("no changes")
+    out.print("dry run: nothing stored" if dry_run else f"applied {file}")
+
+
+@config.command()
+def show() -> None:
+    """Print the stored configuration; secrets appear only as a mask."""
+    with runtime.db() as session:
+        doc = config_store.show(session)
+    out.print(yaml.safe_dump(doc, sort_keys=False), markup=False)
+
+
+@config.command("new-key")
+def new_key_cmd() -> None:
+    """Print a new SPOCC_SECRET_KEY (set it in the environment; it is never stored)."""
+    click.echo(new_key())

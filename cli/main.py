@@ -1,0 +1,26 @@
+"""`spocc`: run, configure and operate the connector."""
+
+from __future__ import annotations
+
+import click
+
+from cli import config_cmd, db_cmd, dlq_cmd, services, status_cmd, up_cmd
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """SPoCC ↔ PlentyONE connector."""
+
+
+cli.add_command(up_cmd.up)
+for command in services.COMMANDS:
+    cli.add_command(command)
+cli.add_command(db_cmd.db)
+cli.add_command(config_cmd.config)
+cli.add_command(status_cmd.status)
+cli.add_command(status_cmd.check)
+cli.add_command(dlq_cmd.dlq)
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,120 @@
+"""`spocc status` (what is running, queued and failing) and `spocc check` (is it set up right)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import click
+import redis
+from rich.table import Table
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from cli.console import out
+from cli.services import ensure_broker
+from schemas.config import ConfigError
+from store import config_store, migrate
+from store.models import Connection, DeadLetter
+from store.secrets import SecretKeyError
+from workers import runtime
+from workers.settings import QUEUES
+
+
+@dataclass
+class Finding:
+    item: str
+    ok: bool
+    detail: str
+
+
+def queue_depths(client: redis.Redis) -> dict[str, int]:
+    return {q: int(client.llen(q)) for q in QUEUES}
+
+
+@click.command()
+def status() -> None:
+    """Workers, queue depths, connections and open dead letters."""
+    ensure_broker()
+    from workers.celery_app import app
+
+    client = runtime.redis_client()
+    table = Table("queue", "waiting")
+    for q, n in queue_depths(client).items():
+        table.add_row(q, str(n))
+    out.print(table)
+    replies = app.control.ping(timeout=1.0) or []
+    out.print(f"workers alive: {', '.join(sorted(k for r in replies for k in r)) or 'none'}")
+    with runtime.db() as session:
+        conns = session.execute(select(Connection).order_by(Connection.id)).scalars().all()
+        open_dl = dict(
+            session.execute(
+                select(DeadLetter.connection_id, func.count())
+                .where(DeadLetter.status == "open")
+                .group_by(DeadLetter.connection_id)
+            ).all()
+        )
+    ctable = Table("connection", "test mode", "revision", "scheduling", "open dead letters")
+    for c in conns:
+        paused = "paused" if c.paused else (
+            f"paused: {', '.join(c.paused_processes)}" if c.paused_processes else "on")
+        ctable.add_row(c.id, "yes" if c.test_mode else "no", str(c.revision), paused,
+                       str(open_dl.get(c.id, 0)))
+    out.print(ctable)
+
+
+def run_checks() -> list[Finding]:
+    s = runtime.settings()
+    findings: list[Finding] = []
+    try:
+        current = migrate.current_revision(s.database_url)
+        head = migrate.head_revision(s.database_url)
+        findings.append(Finding("database", True, "reachable"))
+        findings.append(Finding(
+            "database schema", current == head,
+            f"at {current}" + ("" if current == head else f", newest is {head}: run `spocc db upgrade`"),
+        ))
+    except SQLAlchemyError as exc:
+        findings.append(Finding("database", False, f"{type(exc).__name__}: {exc.orig or exc}"))
+        return findings
+    try:
+        runtime.redis_client().ping()
+        findings.append(Finding("broker", True, "reachable"))
+    except (redis.RedisError, RuntimeError) as exc:
+        findings.append(Finding("broker", False, str(exc)))
+    if current == head:
+        with runtime.db() as session:
+            ids = config_store.connection_ids(session)
+            if not ids:
+                findings.append(Finding("configuration", False,
+                                        "no connection: `spocc config apply FILE`"))
+            for conn_id in ids:
+                try:
+                    config_store.load(session, runtime.secret_box(), conn_id)
+                    findings.append(Finding(f"connection {conn_id}", True, "configuration valid"))
+                except ConfigError as exc:
+                    for line in exc.errors:
+                        findings.append(Finding(f"connection {conn_id}", False, line))
+                except SecretKeyError as exc:
+                    findings.append(Finding(f"connection {conn_id}", False, str(exc)))
+    return findings
+
+
+@click.command()
+def check() -> None:
+    """Configuration valid, database reachable and migrated, broker reachable."""
+    ensure_broker_soft()
+    findings = run_checks()
+    table = Table("item", "", "detail")
+    for f in findings:
+        table.add_row(f.item, "[green]ok[/]" if f.ok else "[red]FAIL[/]", f.detail)
+    out.print(table)
+    if not all(f.ok for f in findings):
+        raise click.exceptions.Exit(1)
+
+
+def ensure_broker_soft() -> None:
+    """Like ensure_broker, but a missing broker is a finding of `check`, not an abort."""
+    try:
+        ensure_broker()
+    except click.exceptions.Exit:
+        pass

@@ -1,0 +1,78 @@
+"""The Celery application: every delivery setting from ../shared/spec/reliability.md is here.
+
+Run with `spocc worker` (or `celery -A workers.celery_app worker`).
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from kombu import Exchange, Queue
+
+from workers.runtime import settings
+from workers.settings import QUEUES, Settings
+
+TASK_MODULES = [
+    "tasks.maintenance.reaper",
+    "tasks.maintenance.demo",
+]
+
+
+def _configure(app: Celery, s: Settings) -> None:
+    broker = s.broker_url or f"redis+socket://{s.embedded_redis_socket}"
+    redis_url = s.redis_url or f"unix://{s.embedded_redis_socket}"
+    transport = {
+        # Redis hands an unacked message to another worker after this: above the hard time
+        # limit, so a running late-ack task is never duplicated.
+        "visibility_timeout": s.visibility_timeout,
+    }
+    app.conf.update(
+        broker_url=broker,
+        broker_transport_options=transport,
+        broker_connection_retry_on_startup=True,
+        result_backend=broker,
+        result_backend_transport_options=transport,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        enable_utc=True,
+        timezone="UTC",
+        # At-least-once: ack after the task ran; a killed worker's message is redelivered.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        task_soft_time_limit=s.task_soft_time_limit,
+        task_time_limit=s.task_time_limit,
+        worker_max_tasks_per_child=s.max_tasks_per_child,
+        worker_max_memory_per_child=s.max_memory_per_child_kb,
+        task_default_queue="default",
+        task_queues=[Queue(q, Exchange(q), routing_key=q) for q in QUEUES],
+        task_create_missing_queues=False,
+        task_routes={
+            "spocc.orders.*": {"queue": "orders"},
+            "spocc.catalogue.*": {"queue": "catalogue"},
+        },
+        # Flower sees tasks from the moment they are sent.
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        # Beat: RedBeat keeps the schedule in Redis and holds a lock, so a second beat idles.
+        beat_scheduler="redbeat.RedBeatScheduler",
+        redbeat_redis_url=redis_url,
+        redbeat_key_prefix="spocc:redbeat:",
+        redbeat_lock_timeout=5 * 60,
+        beat_max_loop_interval=30,
+    )
+
+
+def create_app() -> Celery:
+    app = Celery("spocc")
+    _configure(app, settings())
+    extra = [m for m in os.environ.get("SPOCC_EXTRA_TASK_MODULES", "").split(",") if m]
+    app.conf.include = TASK_MODULES + extra
+    return app
+
+
+app = create_app()
