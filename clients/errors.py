@@ -42,6 +42,20 @@ class ClientError(Exception):
     def call(self) -> str:
         return f"{self.method} {self.path}".strip()
 
+    @property
+    def code(self) -> str:
+        """The API's machine code of the error (SPoCC's `error.code`), or ""."""
+        return _code(self.body)
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """SPoCC's `error.details` (e.g. `spoccOrderId` of `order_exists`), or {}."""
+        if isinstance(self.body, dict) and isinstance(self.body.get("error"), dict):
+            details = self.body["error"].get("details")
+            if isinstance(details, dict):
+                return details
+        return {}
+
 
 class RetryableError(ClientError):
     """The call may succeed if made again later."""
@@ -91,6 +105,10 @@ class RateLimitTimeout(RetryableError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
+
+
+class InProgress(RetryableError):
+    """409 `idempotency_key_in_use`: the first request with this key is still running."""
 
 
 class PermanentError(ClientError):
@@ -185,8 +203,22 @@ def error_for_status(
         return RateLimited(message, retry_after=parse_retry_after(headers.get("Retry-After")), **kw)
     if status >= 500:
         return ServerError(message, **kw)
+    if status == 409 and _code(body) == "idempotency_key_in_use":
+        return InProgress(message, **kw)
     cls = _BY_STATUS.get(status, PermanentError)
     return cls(message, **kw)
+
+
+def _code(body: Any) -> str:
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            for name in ("code", "key"):  # PlentyONE: numeric code, textual key
+                if isinstance(err.get(name), str):
+                    return str(err[name])
+        if isinstance(body.get("code"), str):
+            return str(body["code"])
+    return ""
 
 
 def _mentions_sessions(body: Any) -> bool:

@@ -288,9 +288,15 @@ class HttpClient:
                 on_unauthorized()
                 continue
             if not 200 <= status < 300:
-                raise error_for_status(
+                failure = error_for_status(
                     status, resp.headers, _body(resp), api=self.api, method=method, path=path
                 )
+                if isinstance(failure, RetryableError) and safe:
+                    if attempt + 1 < self.retry.attempts:
+                        time.sleep(self.retry.backoff_for(attempt))
+                        attempt += 1
+                        continue
+                raise failure
             return self._parse(resp, call, schema, many, expect_body)
 
     def _transport_error(self, exc: requests.RequestException, call: str) -> TransportError:

@@ -181,7 +181,36 @@ class LimiterSettings:
     state_ttl: float = 2 * 86_400.0
 
 
+@dataclass(frozen=True)
+class HeaderNames:
+    """Where an API announces its budget; empty names are not read."""
+
+    limit: str
+    left: str
+    decay: str  # seconds until the window resets
+    long_left: str = ""
+    long_decay: str = ""
+    route_left: str = ""
+    route_decay: str = ""
+
+
+PLENTY_HEADERS = HeaderNames(
+    limit="X-Plenty-Global-Short-Period-Limit",
+    left="X-Plenty-Global-Short-Period-Calls-Left",
+    decay="X-Plenty-Global-Short-Period-Decay",
+    long_left="X-Plenty-Global-Long-Period-Calls-Left",
+    long_decay="X-Plenty-Global-Long-Period-Decay",
+    route_left="X-Plenty-Route-Calls-Left",
+    route_decay="X-Plenty-Route-Decay",
+)
+RATELIMIT_HEADERS = HeaderNames(
+    limit="X-RateLimit-Limit", left="X-RateLimit-Remaining", decay="X-RateLimit-Reset"
+)
+
+
 def _header(headers: Mapping[str, str], name: str) -> int:
+    if not name:
+        return -1
     value = headers.get(name)
     if value is None:
         return -1
@@ -200,12 +229,12 @@ class RateLimiter:
         key: str,
         settings: LimiterSettings | None = None,
         *,
-        header_prefix: str = "X-Plenty-",
+        headers: HeaderNames = PLENTY_HEADERS,
     ) -> None:
         self.redis = redis
         self.key = key
         self.settings = settings or LimiterSettings()
-        self.header_prefix = header_prefix
+        self.headers = headers
         self._acquire = redis.register_script(_ACQUIRE)
         self._observe = redis.register_script(_OBSERVE)
         self._block = redis.register_script(_BLOCK)
@@ -252,15 +281,15 @@ class RateLimiter:
             time.sleep(min(wait, cap) + random.uniform(0, 0.01))
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Feed the budget figures of one answer (the X-Plenty-* headers)."""
-        p = self.header_prefix
-        limit = _header(headers, f"{p}Global-Short-Period-Limit")
-        left = _header(headers, f"{p}Global-Short-Period-Calls-Left")
-        decay = _header(headers, f"{p}Global-Short-Period-Decay")
-        long_left = _header(headers, f"{p}Global-Long-Period-Calls-Left")
-        long_decay = _header(headers, f"{p}Global-Long-Period-Decay")
-        route_left = _header(headers, f"{p}Route-Calls-Left")
-        route_decay = _header(headers, f"{p}Route-Decay")
+        """Feed the budget figures of one answer (e.g. the X-Plenty-* headers)."""
+        n = self.headers
+        limit = _header(headers, n.limit)
+        left = _header(headers, n.left)
+        decay = _header(headers, n.decay)
+        long_left = _header(headers, n.long_left)
+        long_decay = _header(headers, n.long_decay)
+        route_left = _header(headers, n.route_left)
+        route_decay = _header(headers, n.route_decay)
         if limit < 0 and long_left < 0 and route_left < 0:
             return
         if left < 0 or decay < 0:
