@@ -137,6 +137,14 @@ class PlentyOneClient:
     def close(self) -> None:
         self.http.close()
 
+    def state(self) -> dict[str, Any]:
+        """Breaker and rate-limit state of this connection's PlentyONE API (`spocc status`)."""
+        return {
+            "breaker": self.breaker.state(),
+            "reads": self.read_limiter.state(),
+            "writes": self.write_limiter.state(),
+        }
+
     # --- plumbing ---------------------------------------------------------------------------
 
     def _login(self) -> dict[str, Any]:
