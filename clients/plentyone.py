@@ -164,7 +164,6 @@ class PlentyOneClient:
                 "POST",
                 "/rest/login/refresh",
                 json={"refresh_token": refresh_token},
-                headers={"Authorization": f"Bearer {refresh_token}"},
                 schema=_schema(TokenSchema),
                 priority=ORDERS,
             )

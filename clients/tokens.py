@@ -32,6 +32,7 @@ class Token:
     access_token: str
     refresh_token: str | None
     expires_at: float  # epoch seconds
+    lifetime: float = 86_400.0  # seconds it was issued for
 
     def __repr__(self) -> str:
         return f"Token(expires_at={self.expires_at:.0f})"
@@ -79,6 +80,7 @@ class SharedToken:
                 access_token=data["access_token"],
                 refresh_token=data.get("refresh_token") or None,
                 expires_at=float(data["expires_at"]),
+                lifetime=float(data.get("lifetime") or 86_400.0),
             )
         except (KeyError, ValueError):
             return None
@@ -89,10 +91,12 @@ class SharedToken:
             access_token=str(answer["access_token"]),
             refresh_token=answer.get("refresh_token") or None,
             expires_at=time.time() + expires_in,
+            lifetime=expires_in,
         )
         mapping: dict[Any, Any] = {
             "access_token": token.access_token,
             "expires_at": repr(token.expires_at),
+            "lifetime": repr(token.lifetime),
         }
         if token.refresh_token:
             mapping["refresh_token"] = token.refresh_token
@@ -106,7 +110,11 @@ class SharedToken:
         return token
 
     def _fresh(self, token: Token | None) -> bool:
-        return token is not None and token.expires_at - self.renew_before > time.time()
+        if token is None:
+            return False
+        # Renew ahead of expiry, but never so early that a short-lived token is always stale.
+        ahead = min(self.renew_before, token.lifetime / 5)
+        return token.expires_at - ahead > time.time()
 
     def get(self) -> str:
         """The current access token, renewed first if missing or about to expire."""
