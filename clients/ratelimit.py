@@ -113,11 +113,12 @@ local margin_min = tonumber(ARGV[11])
 local ttl = tonumber(ARGV[12])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local h = redis.call('HMGET', key, 'left', 'reset_at', 'window', 'blocked_until')
+local h = redis.call('HMGET', key, 'left', 'reset_at', 'window', 'blocked_until', 'limit')
 local left = tonumber(h[1])
 local reset_at = tonumber(h[2]) or 0
 local window = tonumber(h[3])
 local blocked = tonumber(h[4]) or 0
+local old_limit = tonumber(h[5])
 if limit >= 0 and decay >= 0 then
   local new_reset = now + decay * 1000 + slack
   -- the first answer of a window tells its length (decay counts down from it)
@@ -129,7 +130,10 @@ if limit >= 0 and decay >= 0 then
     redis.call('HSET', key, 'cat_used', 0)
     redis.call('HSET', key, 'limit', limit, 'left', left, 'reset_at', reset_at, 'window', window)
   elseif new_reset >= reset_at - window / 2 then
-    -- the window we count in: a lower figure wins, a later reset wins
+    -- the window we count in: what we took from it stays taken under the real limit
+    -- (the window may have started under the assumed default), a lower figure wins,
+    -- a later reset wins
+    if old_limit ~= nil and old_limit ~= limit then left = limit - (old_limit - left) end
     if calls_left < left then left = calls_left end
     if new_reset > reset_at then reset_at = new_reset end
     redis.call('HSET', key, 'limit', limit, 'left', left, 'reset_at', reset_at, 'window', window)
