@@ -504,27 +504,38 @@ class Catalogue:
             self._mutations = (*self._mutations, mutation)
             return mutation
 
+    def changed_at(self, i: int) -> datetime:
+        """When variation `i`'s stock or prices last changed (its latest mutation)."""
+        for mutation in reversed(self._mutations):
+            if mutation.touches(i, self.size):
+                return mutation.at
+        return self.created_at
+
+    def touched_since(self, moment: datetime) -> set[int]:
+        """Indices changed by mutations stamped at or after `moment` (a superset of the
+        variations whose `changed_at >= moment`; small, as mutations touch few variations)."""
+        touched: set[int] = set()
+        for mutation in self._mutations:
+            if mutation.at >= moment:
+                touched.update(mutation.indices(self.size))
+        return touched
+
     def changed_indices(
         self, since: datetime | None = None, before: datetime | None = None
     ) -> list[int]:
         """Sorted indices of variations whose stock/price `changed_at` is in [since, before)."""
+        late = (
+            {i for i in self.touched_since(before) if self.changed_at(i) >= before}
+            if before is not None
+            else set()
+        )
+        if before is not None and before <= self.created_at:
+            return []
         if since is None or since <= self.created_at:
-            if before is None:
-                return list(range(self.size))
-            return [v.index for v in self.variations() if v.changed_at < before]
-        mutations = self._mutations
-        candidates: set[int] = set()
-        for mutation in mutations:
-            if mutation.at >= since and (before is None or mutation.at < before):
-                candidates.update(mutation.indices(self.size))
-        result = []
-        for i in sorted(candidates):
-            latest = next(
-                (m.at for m in reversed(mutations) if m.touches(i, self.size)), self.created_at
-            )
-            if latest >= since and (before is None or latest < before):
-                result.append(i)
-        return result
+            return [i for i in range(self.size) if i not in late]
+        return sorted(
+            i for i in self.touched_since(since) if i not in late and self.changed_at(i) >= since
+        )
 
     def reset(self) -> None:
         with self._lock:
