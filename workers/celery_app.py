@@ -6,12 +6,22 @@ Run with `spocc worker` (or `celery -A workers.celery_app worker`).
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery
 from kombu import Exchange, Queue
 
 from workers.runtime import settings
 from workers.settings import QUEUES, Settings
+
+# Each task's queue, as its definition states it (workers.task_base.spocc_task).
+TASK_QUEUES: dict[str, str] = {}
+
+
+def route(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any) -> Any:
+    queue = TASK_QUEUES.get(name)
+    return {"queue": queue} if queue else None
+
 
 TASK_MODULES = [
     "tasks.maintenance.reaper",
@@ -26,6 +36,8 @@ def _configure(app: Celery, s: Settings) -> None:
         # Redis hands an unacked message to another worker after this: above the hard time
         # limit, so a running late-ack task is never duplicated.
         "visibility_timeout": s.visibility_timeout,
+        "unacked_restore_interval": s.unacked_restore_interval,
+        "unacked_restore_throttle": 1 if s.unacked_restore_interval < 10 else 10,
     }
     app.conf.update(
         broker_url=broker,
@@ -51,10 +63,7 @@ def _configure(app: Celery, s: Settings) -> None:
         task_default_queue="default",
         task_queues=[Queue(q, Exchange(q), routing_key=q) for q in QUEUES],
         task_create_missing_queues=False,
-        task_routes={
-            "spocc.orders.*": {"queue": "orders"},
-            "spocc.catalogue.*": {"queue": "catalogue"},
-        },
+        task_routes=(route,),
         # Flower sees tasks from the moment they are sent.
         worker_send_task_events=True,
         task_send_sent_event=True,
@@ -76,3 +85,8 @@ def create_app() -> Celery:
 
 
 app = create_app()
+
+
+def reconfigure() -> None:
+    """Re-read the settings into the existing app (tests change the environment)."""
+    _configure(app, settings())

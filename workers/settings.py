@@ -45,6 +45,7 @@ class Settings:
     max_tasks_per_child: int
     max_memory_per_child_kb: int
     attempt_cap: int
+    unacked_restore_interval: int
     retention: Retention = field(default_factory=Retention)
 
     @property
@@ -84,6 +85,9 @@ def load_settings() -> Settings:
         max_memory_per_child_kb=_int("SPOCC_MAX_MEMORY_PER_CHILD_KB", 400_000),
         # Deliveries of one task id beyond this are a poison message (worker lost each time).
         attempt_cap=_int("SPOCC_ATTEMPT_CAP", 8),
+        # How often a worker sweeps for messages whose visibility timeout ran out (kombu's
+        # default scans every ~100 s; tests with a seconds-long timeout set 1).
+        unacked_restore_interval=_int("SPOCC_UNACKED_RESTORE_INTERVAL", 10),
     )
 
 

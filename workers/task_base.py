@@ -20,7 +20,7 @@ from clients.errors import RetryableError
 from store import dead_letters
 from store.models import Attempt, utcnow
 from workers import runtime
-from workers.celery_app import app
+from workers.celery_app import TASK_QUEUES, app
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -101,7 +101,7 @@ class SpoccTask(Task):  # type: ignore[misc]
 
     def _dead_letter(self, args: tuple[Any, ...], kwargs: dict[str, Any], exc: BaseException) -> None:
         delivery_info = self.request.delivery_info or {}
-        queue = delivery_info.get("routing_key") or self.queue or "default"
+        queue = delivery_info.get("routing_key") or TASK_QUEUES.get(self.name, "default")
         with runtime.db() as session:
             letter = dead_letters.add(
                 session,
@@ -144,9 +144,9 @@ def spocc_task(
 ) -> Callable[[F], Any]:
     """Declare a task: an explicit name, its queue, what it retries on and its limits."""
     s = runtime.settings()
+    TASK_QUEUES[name] = queue
     return app.task(  # type: ignore[no-any-return]
         name=name,
-        queue=queue,
         base=base,
         bind=True,
         autoretry_for=retry_for,

@@ -1,0 +1,94 @@
+"""Fixtures for tests that run the connector on the real services.
+
+`spocc_env` gives a test session its own PostgreSQL database (migrated) and its own Redis db,
+and points the connector's settings at them; `worker_factory` starts real `spocc worker`
+processes against them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.infra import private_postgres, private_redis_db, redis_url
+from tests.support.processes import SpoccProcess
+
+
+@dataclass
+class SpoccEnv:
+    database_url: str
+    redis_url: str
+    data_dir: Path
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def spocc_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpoccEnv]:
+    from store.migrate import upgrade
+    from store.secrets import new_key
+
+    data_dir = tmp_path_factory.mktemp("spocc")
+    with private_postgres() as db_url, private_redis_db() as db:
+        r_url = redis_url(db)
+        overrides = {
+            "SPOCC_DATABASE_URL": db_url,
+            "SPOCC_BROKER_URL": r_url,
+            "SPOCC_REDIS_URL": r_url,
+            "SPOCC_DATA_DIR": str(data_dir),
+            "SPOCC_SECRET_KEY": new_key(),
+            # Seconds, not an hour: a killed worker's message comes back within the test.
+            "SPOCC_VISIBILITY_TIMEOUT": "8",
+            "SPOCC_UNACKED_RESTORE_INTERVAL": "1",
+            "SPOCC_TASK_SOFT_TIME_LIMIT": "60",
+            "SPOCC_TASK_TIME_LIMIT": "90",
+            "SPOCC_EXTRA_TASK_MODULES": "tests.support.tasks",
+        }
+        saved = {k: os.environ.get(k) for k in overrides}
+        os.environ.update(overrides)
+        _reload()
+        upgrade(db_url)
+        try:
+            yield SpoccEnv(db_url, r_url, data_dir, dict(os.environ))
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+            _reload()
+
+
+def _reload() -> None:
+    from workers import runtime
+
+    runtime.reset()
+    from workers import celery_app
+
+    celery_app.reconfigure()
+
+
+@pytest.fixture
+def worker_factory(
+    spocc_env: SpoccEnv, tmp_path: Path
+) -> Iterator[Callable[..., SpoccProcess]]:
+    started: list[SpoccProcess] = []
+
+    def start(queues: str = "orders,catalogue,default", concurrency: int = 2,
+              name: str = "worker", **env: str) -> SpoccProcess:
+        proc_env = {**spocc_env.env, **env}
+        proc = SpoccProcess(
+            ["worker", "-Q", queues, "-c", str(concurrency), "-n", f"{name}-{len(started)}@%h",
+             "--loglevel", "INFO"],
+            proc_env, tmp_path, f"{name}-{len(started)}",
+        ).start()
+        started.append(proc)
+        proc.wait_for_log("ready.", timeout=60)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
