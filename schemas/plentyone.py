@@ -296,6 +296,20 @@ class ReturnReasonSchema(Answer):
 # --- envelopes ------------------------------------------------------------------------------
 
 
+class Entries(fields.List):
+    """A page's `entries`: a JSON array, or (where the description types it as an object,
+    as PHP serialises a keyed list) an object `{"0": {...}, "1": {...}}` read in key order."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, dict):
+            try:
+                ordered = sorted(value.items(), key=lambda kv: int(kv[0]))
+            except (TypeError, ValueError):
+                ordered = list(value.items())
+            value = [v for _, v in ordered]
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class PageSchema(Answer):
     """The pagination envelope; `entries` stay raw and are loaded per entry schema."""
 
@@ -306,7 +320,7 @@ class PageSchema(Answer):
     firstOnPage = fields.Integer(load_default=None, allow_none=True)
     lastOnPage = fields.Integer(load_default=None, allow_none=True)
     itemsPerPage = fields.Integer(load_default=None, allow_none=True)
-    entries = fields.List(fields.Raw(), required=True)
+    entries = Entries(fields.Raw(), required=True)
 
 
 _PAGE_SCHEMAS: dict[type[Schema], type[Schema]] = {}
@@ -319,7 +333,7 @@ def page_of(entry: type[Schema]) -> type[Schema]:
         cached = type(
             f"{entry.__name__.removesuffix('Schema')}PageSchema",
             (PageSchema,),
-            {"entries": fields.List(fields.Nested(entry), required=True)},
+            {"entries": Entries(fields.Nested(entry), required=True)},
         )
         _PAGE_SCHEMAS[entry] = cached
     return cached
