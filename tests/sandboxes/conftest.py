@@ -193,6 +193,7 @@ class PlentyServer:
     url: str
     server: Any
     http: requests.Session
+    _headers: dict[str, str] | None = None
 
     @property
     def sandbox(self) -> Any:
@@ -218,7 +219,10 @@ class PlentyServer:
         return body
 
     def authed(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.login()['access_token']}"}
+        """Headers of one login, reused: a fleet shares a token, and so do the tests."""
+        if self._headers is None:
+            self._headers = {"Authorization": f"Bearer {self.login()['access_token']}"}
+        return dict(self._headers)
 
     def ledger(self, *kinds: str) -> list[dict[str, Any]]:
         params = [("kind", k) for k in kinds]
@@ -258,7 +262,7 @@ def plenty_catalogue_server() -> Iterator[Any]:
     """One sandbox pre-seeded with the 16,000-variation catalogue, shared by a module."""
     from sandboxes.plentyone import start_background
 
-    server = start_background(variations=16_000, seed=1)
+    server = start_background(variations=16_000, seed=1, max_sessions=1000)
     yield server
     server.shutdown()
 
@@ -266,3 +270,14 @@ def plenty_catalogue_server() -> Iterator[Any]:
 @pytest.fixture
 def plenty_catalogue(plenty_catalogue_server: Any, plenty_http: requests.Session) -> PlentyServer:
     return PlentyServer(plenty_catalogue_server.url, plenty_catalogue_server, plenty_http)
+
+
+# --- SPoCC ----------------------------------------------------------------------------------
+# The SPoCC fixtures live in their own module; importing them here makes them visible.
+from tests.sandboxes.spocc_fixtures import (  # noqa: E402
+    spocc,
+    spocc_16k,
+    spocc_16k_running,
+)
+
+__all__ = ["spocc", "spocc_16k", "spocc_16k_running"]
