@@ -154,7 +154,7 @@ def test_return_is_an_order_of_type_3_with_parent_and_reason(plenty: PlentyServe
     assert [(i["itemVariationId"], i["quantity"]) for i in ret["orderItems"]] == [
         (first_item["itemVariationId"], 1)]
     returns = plenty.http.get(f"{plenty.url}/rest/orders/search", headers=headers,
-                              params={"orderTypeId": 3, f"orderReference_parent": order["id"]},
+                              params={"orderTypeId": 3, "orderReference_parent": order["id"]},
                               timeout=5).json()
     assert [r["id"] for r in returns["entries"]] == [ret["id"]]
     entry = plenty.ledger("order.return_created")[0]["data"]
