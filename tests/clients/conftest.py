@@ -128,3 +128,68 @@ def plenty_client(
     yield make
     for client in made:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def spocc_catalogue() -> Iterator[Any]:
+    """A SPoCC sandbox with the 16k demo catalogue, shared by read-only tests."""
+    from sandboxes.spocc import start
+
+    running = start(variations=16_000, seed=3)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def spocc_sandbox() -> Iterator[Callable[..., Any]]:
+    from sandboxes.spocc import start
+
+    started: list[Any] = []
+
+    def make(**settings: Any) -> Any:
+        settings.setdefault("variations", 200)
+        running = start(**settings)
+        started.append(running)
+        return running
+
+    yield make
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
+def spocc_client(redis_conn: redislib.Redis, prefix: str) -> Iterator[Callable[..., Any]]:
+    from clients.spocc import SpoccClient
+    from sandboxes.spocc import (
+        CONTENT_ARTICLE,
+        DEMO_KEYS,
+        DEMO_RETAILER_ID,
+        GLOBAL_STOCK,
+        TRANSACTION_SERVICE,
+    )
+
+    made: list[SpoccClient] = []
+
+    def make(url: str, **options: Any) -> SpoccClient:
+        options.setdefault("retry", FAST_RETRY)
+        options.setdefault("timeouts", Timeouts(connect=2.0, read=5.0))
+        options.setdefault("breaker", BreakerSettings(threshold=50, cooldown=1.0))
+        client = SpoccClient(
+            url,
+            retailer_id=options.pop("retailer_id", DEMO_RETAILER_ID),
+            content_key=options.pop("content_key", Secret(DEMO_KEYS[CONTENT_ARTICLE])),
+            stock_key=options.pop("stock_key", Secret(DEMO_KEYS[GLOBAL_STOCK])),
+            transaction_key=options.pop(
+                "transaction_key", Secret(DEMO_KEYS[TRANSACTION_SERVICE])
+            ),
+            connection_id=options.pop("connection_id", "c1"),
+            redis=redis_conn,
+            key_prefix=prefix,
+            **options,
+        )
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
