@@ -57,7 +57,9 @@ class Sessions:
                 if secrets.compare_digest(session.refresh_token, refresh_token):
                     if session.refresh_expires_at <= now:
                         break
+                    # Like Laravel Passport under PlentyONE: a refresh revokes the old pair.
                     session.access_token = secrets.token_urlsafe(32)
+                    session.refresh_token = secrets.token_urlsafe(32)
                     session.access_expires_at = now + self.config.token_ttl
                     session.refresh_expires_at = now + max(
                         self.config.refresh_ttl, self.config.token_ttl

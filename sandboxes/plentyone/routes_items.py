@@ -90,6 +90,34 @@ def list_items() -> Response:
     return jsonify(window)
 
 
+ITEM_FIELDS = ("position", "stockType", "storeSpecial", "ownerId", "manufacturerId",
+               "producingCountryId", "revenueAccount", "couponRestriction", "condition",
+               "flagOne", "flagTwo", "ageRestriction", "free1", "free2", "free3",
+               "customsTariffNumber", "maximumOrderQuantity")
+
+
+@bp.put("/rest/items")
+def bulk_update_items() -> Response:
+    sb = sandbox()
+    records = bulk_records(json_body(), sb.config.bulk_limit)
+    store = sb.store
+    with store.lock:
+        for record in records:
+            require(record, "id")
+            if int_field(record, "id") not in store.items:
+                raise ApiError(422, f"unknown item {record['id']}", "validation_error")
+        updated = []
+        for record in records:
+            item = store.items[int_field(record, "id")]
+            changes = {k: record[k] for k in ITEM_FIELDS
+                       if k in record and record[k] is not None and record[k] != item.get(k)}
+            item.update(changes)
+            item["updatedAt"] = iso(store.now())
+            sb.record("item.updated", itemId=item["id"], changes=changes)
+            updated.append(public(item))
+    return jsonify(single_page(updated))
+
+
 @bp.post("/rest/items/<int:item_id>/variations")
 def post_variation(item_id: int) -> Response:
     sb = sandbox()

@@ -191,6 +191,34 @@ def post_categories() -> Response:
     return jsonify(created)
 
 
+@bp.put("/rest/categories")
+def put_categories() -> Response:
+    sb = sandbox()
+    body = json_body()
+    specs = bulk_records(body, sb.config.bulk_limit)
+    updated = []
+    with sb.store.lock:
+        for spec in specs:
+            require(spec, "id")
+            if int_field(spec, "id") not in sb.store.categories:
+                raise ApiError(422, f"unknown category {spec['id']}", "validation_error")
+        for spec in specs:
+            record = sb.store.categories[int_field(spec, "id")]
+            for name in ("linklist", "right", "sitemap", "type"):
+                if spec.get(name) is not None:
+                    record[name] = str(spec[name])
+            for detail in spec.get("details") or []:
+                if isinstance(detail, dict) and detail.get("name"):
+                    record["details"][0]["name"] = str(detail["name"])
+            if spec.get("name"):
+                record["details"][0]["name"] = str(spec["name"])
+            record["details"][0]["updatedAt"] = _stamp()["updatedAt"]
+            sb.record("category.updated", categoryId=record["id"],
+                      name=record["details"][0]["name"])
+            updated.append(record)
+    return jsonify(updated)
+
+
 @bp.get("/rest/tags")
 def list_tags() -> Response:
     store = sandbox().store

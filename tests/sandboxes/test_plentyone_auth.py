@@ -55,6 +55,11 @@ def test_expired_token_is_401_and_refresh_renews_it(plenty_factory: PlentyFactor
     new_headers = {"Authorization": f"Bearer {body['access_token']}"}
     assert plenty.http.get(url, headers=new_headers, timeout=5).status_code == 200
     assert plenty.admin("GET", "/sessions")["refreshes"] == 1
+    # The refresh rotated the pair: the old refresh token is spent.
+    spent = plenty.http.post(f"{plenty.url}/rest/login/refresh",
+                             json={"refresh_token": tokens["refresh_token"]}, timeout=5)
+    assert spent.status_code == 401
+    assert body["refresh_token"] != tokens["refresh_token"]
 
 
 def test_admin_expiry_forces_a_401_that_one_refresh_cures(plenty: PlentyServer) -> None:
