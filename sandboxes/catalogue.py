@@ -12,7 +12,7 @@ article by article, colour by colour, size by size, so SPoCC IDs ascend with `i`
 
 `mutate(percent)` starts a new generation that changes the stock and prices of exactly
 `round(len * percent / 100)` variations, chosen deterministically from `(seed, generation)`,
-and stamps them with the mutation's time: that is what "changed since" returns.
+and stamps them with the mutation's time: that is what "changed since" finds.
 
 The PlentyONE sandbox pre-seeds the same variations by iterating `articles()` (each with its
 colours and `variations`) or `variations()`.
@@ -511,31 +511,31 @@ class Catalogue:
                 return mutation.at
         return self.created_at
 
-    def touched_since(self, moment: datetime) -> set[int]:
-        """Indices changed by mutations stamped at or after `moment` (a superset of the
-        variations whose `changed_at >= moment`; small, as mutations touch few variations)."""
+    def created_within(self, since: datetime | None, before: datetime | None) -> bool:
+        return (since is None or since <= self.created_at) and (
+            before is None or self.created_at < before
+        )
+
+    def touched_within(self, since: datetime | None, before: datetime | None) -> set[int]:
+        """Indices changed by a mutation stamped in [since, before) (creation not counted)."""
         touched: set[int] = set()
         for mutation in self._mutations:
-            if mutation.at >= moment:
+            if (since is None or mutation.at >= since) and (before is None or mutation.at < before):
                 touched.update(mutation.indices(self.size))
         return touched
 
     def changed_indices(
         self, since: datetime | None = None, before: datetime | None = None
     ) -> list[int]:
-        """Sorted indices of variations whose stock/price `changed_at` is in [since, before)."""
-        late = (
-            {i for i in self.touched_since(before) if self.changed_at(i) >= before}
-            if before is not None
-            else set()
-        )
-        if before is not None and before <= self.created_at:
-            return []
-        if since is None or since <= self.created_at:
-            return [i for i in range(self.size) if i not in late]
-        return sorted(
-            i for i in self.touched_since(since) if i not in late and self.changed_at(i) >= since
-        )
+        """Sorted indices of the variations whose stock or prices changed at least once in
+        [since, before); the catalogue's creation counts as everyone's first change.
+
+        "At least once", not "last changed": once `before` is past, the answer for a window
+        never changes, so a client can page through it while the data keeps changing.
+        """
+        if self.created_within(since, before):
+            return list(range(self.size))
+        return sorted(self.touched_within(since, before))
 
     def reset(self) -> None:
         with self._lock:

@@ -82,7 +82,8 @@ class SpoccState:
             self.catalogue.reset()
             self.on_hand_overrides: dict[tuple[int, int], int] = {}  # (index, store) -> on hand
             self.reserved: dict[tuple[int, int], int] = {}  # (index, store) -> reserved
-            self.local_changed: dict[int, datetime] = {}  # index -> last run-time change
+            # index -> times of its run-time stock changes, oldest first
+            self.local_changes: dict[int, list[datetime]] = {}
             self.version = 0
             self.orders: dict[str, Order] = {}
             self.orders_by_plenty_id: dict[int, str] = {}
@@ -103,7 +104,7 @@ class SpoccState:
 
     def touch(self, index: int, moment: datetime | None = None) -> None:
         """Record a run-time change of a variation's stock (caller holds the lock)."""
-        self.local_changed[index] = moment or now()
+        self.local_changes.setdefault(index, []).append(moment or now())
         self.version += 1
 
     def mutate(self, percent: float) -> Any:
@@ -137,39 +138,27 @@ class SpoccState:
         return max(0, on_hand - self.reserved.get((index, store), 0))
 
     def stock_changed_at(self, v: Variation) -> datetime:
-        local = self.local_changed.get(v.index)
-        return v.changed_at if local is None or local < v.changed_at else local
+        local = self.local_changes.get(v.index)
+        return v.changed_at if not local or local[-1] < v.changed_at else local[-1]
 
-    def _effective_changed_at(self, index: int) -> datetime:
-        generated = self.catalogue.changed_at(index)
-        local = self.local_changed.get(index)
-        return generated if local is None or local < generated else local
+    def stock_view(self, since: datetime | None, before: datetime) -> StockView:
+        """Variations whose stock or prices changed at least once in [since, before).
 
-    def _changed_from(self, moment: datetime) -> set[int]:
-        """Every index whose effective changed-at may be >= moment (a small superset)."""
-        candidates = self.catalogue.touched_since(moment)
-        candidates.update(i for i, at in list(self.local_changed.items()) if at >= moment)
-        return candidates
-
-    def stock_view(self, since: datetime | None, before: datetime | None) -> StockView:
-        """The variations whose stock/price changed in [since, before), in index order."""
-        created = self.catalogue.created_at
-        if before is not None and before <= created:
-            return StockView(self.catalogue.size, included=[])
-        if since is None or since <= created:
-            if before is None:
+        Computed under the lock, so no change stamped before `before` can still be on its way.
+        """
+        with self.lock:
+            if self.catalogue.created_within(since, before):
                 return StockView(self.catalogue.size)
-            excluded = self._cached(("late", before, self.version), lambda: sorted(
-                i for i in self._changed_from(before) if self._effective_changed_at(i) >= before
-            ))
-            return StockView(self.catalogue.size, excluded=excluded)
-        included = self._cached(("window", since, before, self.version), lambda: sorted(
-            i
-            for i in self._changed_from(since)
-            if since <= self._effective_changed_at(i)
-            and (before is None or self._effective_changed_at(i) < before)
-        ))
-        return StockView(self.catalogue.size, included=included)
+            key = ("window", since, before, self.version)
+
+            def compute() -> list[int]:
+                touched = self.catalogue.touched_within(since, before)
+                for index, times in list(self.local_changes.items()):
+                    if any((since is None or t >= since) and t < before for t in times):
+                        touched.add(index)
+                return sorted(touched)
+
+            return StockView(self.catalogue.size, included=self._cached(key, compute))
 
     def _cached(self, key: tuple[Any, ...], compute: Any) -> list[int]:
         # A delta sync asks the same (since, before) for each of its pages.
@@ -187,42 +176,22 @@ class SpoccState:
 
 
 class StockView:
-    """A sorted set of variation indices: everything, everything but `excluded`, or `included`."""
+    """A sorted set of variation indices: all of them, or those `included`."""
 
-    def __init__(
-        self, size: int, excluded: list[int] | None = None, included: list[int] | None = None
-    ) -> None:
+    def __init__(self, size: int, included: list[int] | None = None) -> None:
         self._size = size
-        self._excluded = excluded or []
-        self._excluded_set = set(self._excluded)
         self._included = included
 
     def __len__(self) -> int:
-        if self._included is not None:
-            return len(self._included)
-        return self._size - len(self._excluded)
+        return self._size if self._included is None else len(self._included)
+
+    def __contains__(self, index: int) -> bool:
+        if self._included is None:
+            return 0 <= index < self._size
+        at = bisect.bisect_left(self._included, index)
+        return at < len(self._included) and self._included[at] == index
 
     def slice(self, start: int, stop: int) -> list[int]:
         if self._included is not None:
             return self._included[start:stop]
-        stop = min(stop, len(self))
-        if start >= stop:
-            return []
-        i = self._nth(start)
-        out: list[int] = []
-        while len(out) < stop - start and i < self._size:
-            if i not in self._excluded_set:
-                out.append(i)
-            i += 1
-        return out
-
-    def _nth(self, rank: int) -> int:
-        """The index at position `rank` of range(size) without the excluded indices."""
-        lo, hi = rank, rank + len(self._excluded)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if mid + 1 - bisect.bisect_right(self._excluded, mid) >= rank + 1:
-                hi = mid
-            else:
-                lo = mid + 1
-        return lo
+        return list(range(start, min(stop, self._size)))

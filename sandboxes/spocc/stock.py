@@ -18,6 +18,7 @@ from sandboxes.spocc.params import (
     optional_int_arg,
     page_args,
     paged_list,
+    request_started,
     timestamp_arg,
 )
 from sandboxes.spocc.state import SpoccState
@@ -65,7 +66,8 @@ def stock_blueprint(
     def list_stock() -> Any:
         page, size = page_args()
         store = store_arg()
-        since, before = timestamp_arg("changedSince"), timestamp_arg("changedBefore")
+        since = timestamp_arg("changedSince")
+        before = timestamp_arg("changedBefore") or request_started()
         wanted = request.args.getlist("spoccId")
         if wanted:
             if len(wanted) > MAX_PAGE_SIZE:
@@ -76,11 +78,8 @@ def stock_blueprint(
                 if i is not None
             })
             variations = [catalogue.variation(i) for i in found]
-            selected = [
-                v for v in variations
-                if (since is None or state.stock_changed_at(v) >= since)
-                and (before is None or state.stock_changed_at(v) < before)
-            ]
+            in_window = state.stock_view(since, before)
+            selected = [v for v in variations if v.index in in_window]
             start = (page - 1) * size
             return envelope(page, size, len(selected),
                             [stock_json(v, store) for v in selected[start : start + size]])

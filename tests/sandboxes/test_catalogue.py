@@ -116,18 +116,22 @@ def test_mutations_are_deterministic_per_generation() -> None:
     assert first != third and len(third) == 200
 
 
-def test_changed_window_excludes_variations_changed_again_later() -> None:
+def test_a_window_lists_what_changed_in_it_even_if_changed_again_later() -> None:
     catalogue = Catalogue(4_000, seed=10)
     t1 = datetime(2026, 6, 1, tzinfo=UTC)
     t2 = t1 + timedelta(hours=1)
     catalogue.mutate(20, at=t1)
+    early = catalogue.changed_indices(t1, t2)
     catalogue.mutate(20, at=t2)
-    early = set(catalogue.changed_indices(t1, t2))
+    # The window [t1, t2) is closed: a later change does not alter what it selects.
+    assert catalogue.changed_indices(t1, t2) == early and len(early) == 800
     late = set(catalogue.changed_indices(t2))
-    assert early.isdisjoint(late)
-    assert early | late == set(catalogue.changed_indices(t1))
-    everything_before_t2 = catalogue.changed_indices(None, t2)
-    assert len(everything_before_t2) == 4_000 - len(late)
+    assert len(late) == 800
+    assert set(early) | late == set(catalogue.changed_indices(t1))
+    again = set(early) & late
+    assert all(catalogue.changed_at(i) == t2 for i in again)
+    assert catalogue.changed_indices(None, t2) == list(range(4_000))  # creation is a change
+    assert catalogue.changed_indices(None, catalogue.created_at) == []
 
 
 def test_a_million_variations_stream_without_memory_growth() -> None:
