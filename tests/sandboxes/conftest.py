@@ -224,6 +224,9 @@ class PlentyServer:
             self._headers = {"Authorization": f"Bearer {self.login()['access_token']}"}
         return dict(self._headers)
 
+    def forget_token(self) -> None:
+        self._headers = None
+
     def ledger(self, *kinds: str) -> list[dict[str, Any]]:
         params = [("kind", k) for k in kinds]
         entries: list[dict[str, Any]] = self.admin("GET", "/ledger", params=params)["entries"]
