@@ -44,8 +44,13 @@ class BackgroundServer:
         return f"http://{host.decode() if isinstance(host, bytes) else host}:{self.port}"
 
     def start(self) -> BackgroundServer:
+        # A short poll interval: shutdown() waits for the loop to notice, and tests start
+        # and stop a sandbox per test.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"sandbox-{self.port}", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"sandbox-{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self
