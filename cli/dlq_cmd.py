@@ -20,8 +20,12 @@ def dlq() -> None:
 
 
 @dlq.command("list")
-@click.option("--status", default="open", show_default=True,
-              type=click.Choice(["open", "replayed", "resolved", "discarded", "all"]))
+@click.option(
+    "--status",
+    default="open",
+    show_default=True,
+    type=click.Choice(["open", "replayed", "resolved", "discarded", "all"]),
+)
 @click.option("--limit", default=50, show_default=True)
 def list_(status: str, limit: int) -> None:
     """List dead letters, newest first."""
@@ -29,8 +33,15 @@ def list_(status: str, limit: int) -> None:
         rows = dead_letters.listing(session, None if status == "all" else status, limit)
     table = Table("id", "created", "connection", "task", "attempts", "status", "last error")
     for r in rows:
-        table.add_row(str(r.id), f"{r.created_at:%Y-%m-%d %H:%M:%S}", r.connection_id or "-",
-                      r.task_name, str(r.attempts), r.status, r.last_error.splitlines()[0][:80])
+        table.add_row(
+            str(r.id),
+            f"{r.created_at:%Y-%m-%d %H:%M:%S}",
+            r.connection_id or "-",
+            r.task_name,
+            str(r.attempts),
+            r.status,
+            r.last_error.splitlines()[0][:80],
+        )
     out.print(table if rows else f"no {status} dead letters")
 
 
@@ -43,10 +54,17 @@ def show(dead_letter_id: int) -> None:
         if r is None:
             fail(f"dead letter {dead_letter_id} does not exist")
         fields = {
-            "id": r.id, "status": r.status, "connection": r.connection_id, "task": r.task_name,
-            "task_id": r.task_id, "queue": r.queue, "attempts": r.attempts,
-            "replays": r.replay_count, "created": r.created_at.isoformat(),
-            "args": json.dumps(r.args), "kwargs": json.dumps(r.kwargs),
+            "id": r.id,
+            "status": r.status,
+            "connection": r.connection_id,
+            "task": r.task_name,
+            "task_id": r.task_id,
+            "queue": r.queue,
+            "attempts": r.attempts,
+            "replays": r.replay_count,
+            "created": r.created_at.isoformat(),
+            "args": json.dumps(r.args),
+            "kwargs": json.dumps(r.kwargs),
         }
     for k, v in fields.items():
         out.print(f"[bold]{k:>10}[/] {v}", markup=True, highlight=False)
@@ -59,7 +77,8 @@ def show(dead_letter_id: int) -> None:
 def replay(dead_letter_ids: tuple[int, ...]) -> None:
     """Send each dead letter's task again (acts on current state; idempotent)."""
     ensure_broker()
-    from workers.replay import NotReplayable, replay as do_replay
+    from workers.replay import NotReplayable
+    from workers.replay import replay as do_replay
 
     for dl_id in dead_letter_ids:
         try:
@@ -74,7 +93,8 @@ def replay(dead_letter_ids: tuple[int, ...]) -> None:
 @click.argument("dead_letter_ids", type=int, nargs=-1, required=True)
 def discard(dead_letter_ids: tuple[int, ...]) -> None:
     """Close dead letters without running them again."""
-    from workers.replay import NotReplayable, discard as do_discard
+    from workers.replay import NotReplayable
+    from workers.replay import discard as do_discard
 
     for dl_id in dead_letter_ids:
         try:

@@ -41,8 +41,20 @@ def worker(queues: str, concurrency: int, pool: str, name: str | None, loglevel:
 
     node = name or f"{queues.replace(',', '-')}@{socket.gethostname()}"
     app.worker_main(
-        ["worker", "-Q", queues, "-c", str(concurrency), "-P", pool, "-n", node,
-         "--loglevel", loglevel, "-E"]
+        [
+            "worker",
+            "-Q",
+            queues,
+            "-c",
+            str(concurrency),
+            "-P",
+            pool,
+            "-n",
+            node,
+            "--loglevel",
+            loglevel,
+            "-E",
+        ]
     )
 
 
@@ -83,8 +95,14 @@ def flower(port: int, address: str) -> None:
     from workers.celery_app import app
 
     app.start(
-        ["flower", f"--port={port}", f"--address={address}", "--max_tasks=10000",
-         f"--basic_auth={flower_credentials()}", "--persistent=False"]
+        [
+            "flower",
+            f"--port={port}",
+            f"--address={address}",
+            "--max_tasks=10000",
+            f"--basic_auth={flower_credentials()}",
+            "--persistent=False",
+        ]
     )
 
 

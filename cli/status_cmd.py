@@ -55,10 +55,14 @@ def status() -> None:
         )
     ctable = Table("connection", "test mode", "revision", "scheduling", "open dead letters")
     for c in conns:
-        paused = "paused" if c.paused else (
-            f"paused: {', '.join(c.paused_processes)}" if c.paused_processes else "on")
-        ctable.add_row(c.id, "yes" if c.test_mode else "no", str(c.revision), paused,
-                       str(open_dl.get(c.id, 0)))
+        paused = (
+            "paused"
+            if c.paused
+            else (f"paused: {', '.join(c.paused_processes)}" if c.paused_processes else "on")
+        )
+        ctable.add_row(
+            c.id, "yes" if c.test_mode else "no", str(c.revision), paused, str(open_dl.get(c.id, 0))
+        )
     out.print(ctable)
 
 
@@ -69,12 +73,16 @@ def run_checks() -> list[Finding]:
         current = migrate.current_revision(s.database_url)
         head = migrate.head_revision(s.database_url)
         findings.append(Finding("database", True, "reachable"))
-        findings.append(Finding(
-            "database schema", current == head,
-            f"at {current}" + ("" if current == head else f", newest is {head}: run `spocc db upgrade`"),
-        ))
+        findings.append(
+            Finding(
+                "database schema",
+                current == head,
+                f"at {current}"
+                + ("" if current == head else f", newest is {head}: run `spocc db upgrade`"),
+            )
+        )
     except SQLAlchemyError as exc:
-        findings.append(Finding("database", False, f"{type(exc).__name__}: {exc.orig or exc}"))
+        findings.append(Finding("database", False, f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}"))
         return findings
     try:
         runtime.redis_client().ping()
@@ -85,8 +93,9 @@ def run_checks() -> list[Finding]:
         with runtime.db() as session:
             ids = config_store.connection_ids(session)
             if not ids:
-                findings.append(Finding("configuration", False,
-                                        "no connection: `spocc config apply FILE`"))
+                findings.append(
+                    Finding("configuration", False, "no connection: `spocc config apply FILE`")
+                )
             for conn_id in ids:
                 try:
                     config_store.load(session, runtime.secret_box(), conn_id)

@@ -54,11 +54,21 @@ def _sandbox_parts(plenty_port: int, spocc_port: int, variations: int) -> list[P
     for name, port in (("plentyone", plenty_port), ("spocc", spocc_port)):
         module = f"sandboxes.{name}"
         if (Path(__file__).parent.parent / "sandboxes" / name / "__main__.py").exists():
-            parts.append(Part(
-                f"{name} sandbox",
-                [sys.executable, "-m", module, "--port", str(port), "--variations", str(variations)],
-                f"http://127.0.0.1:{port}",
-            ))
+            parts.append(
+                Part(
+                    f"{name} sandbox",
+                    [
+                        sys.executable,
+                        "-m",
+                        module,
+                        "--port",
+                        str(port),
+                        "--variations",
+                        str(variations),
+                    ],
+                    f"http://127.0.0.1:{port}",
+                )
+            )
     return parts
 
 
@@ -70,10 +80,23 @@ def _sandbox_parts(plenty_port: int, spocc_port: int, variations: int) -> list[P
 @click.option("--variations", default=16000, show_default=True, help="Sandbox catalogue size.")
 @click.option("--no-sandboxes", is_flag=True, help="Do not start the test-mode sandboxes.")
 @click.option("--concurrency", default=2, show_default=True, help="Processes per worker.")
-@click.option("--exit-after", type=float, default=None, hidden=True,
-              help="Stop after N seconds (used by the tests).")
-def up(webhook_port: int, flower_port: int, plentyone_port: int, spocc_port: int,
-       variations: int, no_sandboxes: bool, concurrency: int, exit_after: float | None) -> None:
+@click.option(
+    "--exit-after",
+    type=float,
+    default=None,
+    hidden=True,
+    help="Stop after N seconds (used by the tests).",
+)
+def up(
+    webhook_port: int,
+    flower_port: int,
+    plentyone_port: int,
+    spocc_port: int,
+    variations: int,
+    no_sandboxes: bool,
+    concurrency: int,
+    exit_after: float | None,
+) -> None:
     """Start worker(s), beat, Flower, the webhook receiver and (test mode) the sandboxes."""
     s = runtime.settings()
     embedded = None
@@ -90,10 +113,13 @@ def up(webhook_port: int, flower_port: int, plentyone_port: int, spocc_port: int
     migrate.upgrade(s.database_url)
     with runtime.db() as session:
         if not config_store.connection_ids(session):
-            config_store.apply(session, runtime.secret_box(),
-                               demo_document(plentyone_port, spocc_port))
-            out.print("no connection configured: applied the demo connection [bold]demo[/] "
-                      "(test mode, against the sandboxes)")
+            config_store.apply(
+                session, runtime.secret_box(), demo_document(plentyone_port, spocc_port)
+            )
+            out.print(
+                "no connection configured: applied the demo connection [bold]demo[/] "
+                "(test mode, against the sandboxes)"
+            )
         test_mode = any(
             config_store.load(session, runtime.secret_box(), cid).test_mode
             for cid in config_store.connection_ids(session)
@@ -103,18 +129,33 @@ def up(webhook_port: int, flower_port: int, plentyone_port: int, spocc_port: int
     if test_mode and not no_sandboxes:
         parts += _sandbox_parts(plentyone_port, spocc_port, variations)
     parts += [
-        Part("worker orders", _spocc("worker", "-Q", "orders", "-c", str(concurrency),
-                                     "-n", "orders@%h"), "queue orders"),
-        Part("worker catalogue", _spocc("worker", "-Q", "catalogue,default", "-c",
-                                        str(concurrency), "-n", "catalogue@%h"),
-             "queues catalogue, default"),
+        Part(
+            "worker orders",
+            _spocc("worker", "-Q", "orders", "-c", str(concurrency), "-n", "orders@%h"),
+            "queue orders",
+        ),
+        Part(
+            "worker catalogue",
+            _spocc(
+                "worker", "-Q", "catalogue,default", "-c", str(concurrency), "-n", "catalogue@%h"
+            ),
+            "queues catalogue, default",
+        ),
         Part("beat", _spocc("beat"), "RedBeat lock in Redis"),
-        Part("flower", _spocc("flower", "--port", str(flower_port)),
-             f"http://127.0.0.1:{flower_port} (login in {s.data_dir / 'flower.auth'})"),
+        Part(
+            "flower",
+            _spocc("flower", "--port", str(flower_port)),
+            f"http://127.0.0.1:{flower_port} (login in {s.data_dir / 'flower.auth'})",
+        ),
     ]
     if (Path(__file__).parent.parent / "receiver" / "app.py").exists():
-        parts.append(Part("webhook receiver", _spocc("webhooks", "--port", str(webhook_port)),
-                          f"http://127.0.0.1:{webhook_port}/hooks/<connection>/<event>"))
+        parts.append(
+            Part(
+                "webhook receiver",
+                _spocc("webhooks", "--port", str(webhook_port)),
+                f"http://127.0.0.1:{webhook_port}/hooks/<connection>/<event>",
+            )
+        )
 
     stopping = False
 
@@ -168,9 +209,11 @@ def _demo_task(parts: list[Part], flower_port: int, timeout: float = 60.0) -> No
         if any(p.proc is not None and p.proc.poll() is not None for p in parts):
             return
         with runtime.db() as session:
-            done = session.execute(
-                select(Attempt.outcome).where(Attempt.task_id == task_id)
-            ).scalars().all()
+            done = (
+                session.execute(select(Attempt.outcome).where(Attempt.task_id == task_id))
+                .scalars()
+                .all()
+            )
         if "success" in done:
             out.print(f"[green]demo task {task_id} executed by a worker[/]")
             break

@@ -60,7 +60,7 @@ STATUS_RE = r"^\d{1,3}(\.\d{1,3}){0,2}$"
 _id = validate.Range(min=0)
 
 
-class SecretField(fields.String):
+class SecretField(fields.Field):
     """A write-only string: loads into `Secret`, dumps as a mask.
 
     Its checks run on the plain string here, before it is wrapped, and their messages never
@@ -75,7 +75,9 @@ class SecretField(fields.String):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kw: Any) -> Secret:
         if isinstance(value, Secret):
             return value
-        plain = super()._deserialize(value, attr, data, **kw)
+        if not isinstance(value, str):
+            raise ValidationError("Not a valid string.")
+        plain = value
         if len(plain) < self.min_length:
             raise ValidationError(f"must be at least {self.min_length} characters")
         if self.pattern is not None and not self.pattern.match(plain):
@@ -414,7 +416,9 @@ class ProcessesSchema(_Strict):
 class ConnectionSchema(_Strict):
     id = fields.String(
         required=True,
-        validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,62}$", error="lowercase letters, digits, -"),
+        validate=validate.Regexp(
+            r"^[a-z0-9][a-z0-9-]{0,62}$", error="lowercase letters, digits, -"
+        ),
     )
     name = fields.String(load_default=None)
     test_mode = fields.Boolean(load_default=False)

@@ -70,9 +70,7 @@ def _split_secrets(conn_doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, 
     return plain, secrets
 
 
-def _with_stored_secrets(
-    conn_doc: dict[str, Any], stored: dict[str, Secret]
-) -> dict[str, Any]:
+def _with_stored_secrets(conn_doc: dict[str, Any], stored: dict[str, Secret]) -> dict[str, Any]:
     """The file's secrets where it gives them, the stored ones where it carries the mask."""
     doc = copy.deepcopy(conn_doc)
     for name in SECRET_FIELDS:
@@ -102,8 +100,15 @@ def apply(session: Session, box: SecretBox, document: Any) -> list[str]:
         plain, secrets = _split_secrets(doc)
         row = session.get(Connection, config.id)
         if row is None:
-            row = Connection(id=config.id, name=config.name, test_mode=config.test_mode,
-                             config=plain, revision=1, paused=False, paused_processes=[])
+            row = Connection(
+                id=config.id,
+                name=config.name,
+                test_mode=config.test_mode,
+                config=plain,
+                revision=1,
+                paused=False,
+                paused_processes=[],
+            )
             session.add(row)
         elif row.config != plain or secrets:
             row.config, row.name, row.test_mode = plain, config.name, config.test_mode
@@ -131,8 +136,11 @@ def diff(session: Session, box: SecretBox, document: dict[str, Any]) -> list[str
         stored = _stored_secrets(session, box, conn_id)
         new_plain, new_secrets = _split_secrets(doc)
         for name, value in new_secrets.items():
-            _set(new_plain, name, f"{MASK} (unchanged)" if stored.get(name) == value
-                 else f"{MASK} (new value)")
+            _set(
+                new_plain,
+                name,
+                f"{MASK} (unchanged)" if stored.get(name) == value else f"{MASK} (new value)",
+            )
         for name in set(stored) - set(new_secrets):
             _set(new_plain, name, f"{MASK} (unchanged)")
         old_plain = copy.deepcopy(row.config) if row is not None else {}

@@ -12,8 +12,16 @@ from sqlalchemy.orm import Session
 from store.models import Attempt, DeadLetter, utcnow
 
 # Tasks take row ids, never credentials; this is the second line of defence.
-_SECRET_HINTS = ("password", "secret", "api_key", "apikey", "authorization", "access_token",
-                 "refresh_token", "bearer")
+_SECRET_HINTS = (
+    "password",
+    "secret",
+    "api_key",
+    "apikey",
+    "authorization",
+    "access_token",
+    "refresh_token",
+    "bearer",
+)
 
 
 def scrub(value: Any) -> Any:

@@ -72,18 +72,31 @@ def _reload() -> None:
 
 
 @pytest.fixture
-def worker_factory(
-    spocc_env: SpoccEnv, tmp_path: Path
-) -> Iterator[Callable[..., SpoccProcess]]:
+def worker_factory(spocc_env: SpoccEnv, tmp_path: Path) -> Iterator[Callable[..., SpoccProcess]]:
     started: list[SpoccProcess] = []
 
-    def start(queues: str = "orders,catalogue,default", concurrency: int = 2,
-              name: str = "worker", **env: str) -> SpoccProcess:
+    def start(
+        queues: str = "orders,catalogue,default",
+        concurrency: int = 2,
+        name: str = "worker",
+        **env: str,
+    ) -> SpoccProcess:
         proc_env = {**spocc_env.env, **env}
         proc = SpoccProcess(
-            ["worker", "-Q", queues, "-c", str(concurrency), "-n", f"{name}-{len(started)}@%h",
-             "--loglevel", "INFO"],
-            proc_env, tmp_path, f"{name}-{len(started)}",
+            [
+                "worker",
+                "-Q",
+                queues,
+                "-c",
+                str(concurrency),
+                "-n",
+                f"{name}-{len(started)}@%h",
+                "--loglevel",
+                "INFO",
+            ],
+            proc_env,
+            tmp_path,
+            f"{name}-{len(started)}",
         ).start()
         started.append(proc)
         proc.wait_for_log("ready.", timeout=60)

@@ -32,7 +32,7 @@ class PoisonMessage(Exception):
     """The message's worker was lost too many times; it is not run again."""
 
 
-class SpoccTask(Task):  # type: ignore[misc]
+class SpoccTask(Task):
     abstract = True
     acks_late = True
     reject_on_worker_lost = True
@@ -90,7 +90,9 @@ class SpoccTask(Task):  # type: ignore[misc]
         headers = self.request.headers or {}
         return REPLAY_HEADER in headers or getattr(self.request, REPLAY_HEADER, None) is not None
 
-    def _finish(self, attempt_id: int, outcome: str, started: datetime, error: str | None = None) -> None:
+    def _finish(
+        self, attempt_id: int, outcome: str, started: datetime, error: str | None = None
+    ) -> None:
         with runtime.db() as session:
             dead_letters.finish_attempt(session, attempt_id, outcome, started, error)
 
@@ -99,7 +101,9 @@ class SpoccTask(Task):  # type: ignore[misc]
     ) -> None:
         self._dead_letter(tuple(args or ()), dict(kwargs or {}), exc)
 
-    def _dead_letter(self, args: tuple[Any, ...], kwargs: dict[str, Any], exc: BaseException) -> None:
+    def _dead_letter(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], exc: BaseException
+    ) -> None:
         delivery_info = self.request.delivery_info or {}
         queue = delivery_info.get("routing_key") or TASK_QUEUES.get(self.name, "default")
         with runtime.db() as session:
@@ -117,7 +121,11 @@ class SpoccTask(Task):  # type: ignore[misc]
             self.on_dead_letter(session, letter.id, args, kwargs, exc)
 
     def on_dead_letter(
-        self, session: Any, dead_letter_id: int, args: tuple[Any, ...], kwargs: dict[str, Any],
+        self,
+        session: Any,
+        dead_letter_id: int,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
         exc: BaseException,
     ) -> None:
         """Domain hook: e.g. mark the delivery dead and set the order's failure status."""
@@ -145,7 +153,7 @@ def spocc_task(
     """Declare a task: an explicit name, its queue, what it retries on and its limits."""
     s = runtime.settings()
     TASK_QUEUES[name] = queue
-    return app.task(  # type: ignore[no-any-return]
+    return app.task(
         name=name,
         base=base,
         bind=True,

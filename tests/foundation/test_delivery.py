@@ -9,8 +9,8 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from store.models import Attempt, DeadLetter, IdempotencyKey
 from store.db import session_scope
+from store.models import Attempt, DeadLetter, IdempotencyKey
 from tests.support.processes import ROOT, wait_until
 
 pytestmark = pytest.mark.slow
@@ -19,16 +19,21 @@ pytestmark = pytest.mark.slow
 def _effects(url: str, token: str) -> int:
     with session_scope(url) as s:
         return s.execute(
-            select(func.count()).where(IdempotencyKey.scope == "effect", IdempotencyKey.key == token,
-                                       IdempotencyKey.status == "done")
+            select(func.count()).where(
+                IdempotencyKey.scope == "effect",
+                IdempotencyKey.key == token,
+                IdempotencyKey.status == "done",
+            )
         ).scalar_one()
 
 
 def _attempts(url: str, task_id: str) -> list[str]:
     with session_scope(url) as s:
-        return list(s.execute(
-            select(Attempt.outcome).where(Attempt.task_id == task_id).order_by(Attempt.id)
-        ).scalars())
+        return list(
+            s.execute(
+                select(Attempt.outcome).where(Attempt.task_id == task_id).order_by(Attempt.id)
+            ).scalars()
+        )
 
 
 def test_late_ack_task_survives_sigkill_of_the_worker_main_process(spocc_env, worker_factory):
@@ -40,12 +45,13 @@ def test_late_ack_task_survives_sigkill_of_the_worker_main_process(spocc_env, wo
     marker = spocc_env.data_dir / f"started-{token}-0"
     wait_until(marker.exists, 30, "the task to start on the first worker")
     first.kill_main()  # the main process holds the unacked message; its children are orphaned
-    first.stop()       # and the orphans die too, as when a machine is lost
+    first.stop()  # and the orphans die too, as when a machine is lost
 
     worker_factory(name="survivor")
     url = spocc_env.database_url
-    wait_until(lambda: "success" in _attempts(url, result.id), 60,
-               "the redelivered task to succeed")
+    wait_until(
+        lambda: "success" in _attempts(url, result.id), 60, "the redelivered task to succeed"
+    )
     assert _effects(url, token) == 1
     outcomes = _attempts(url, result.id)
     assert outcomes.count("running") == 1, outcomes  # the attempt the kill cut short
@@ -95,14 +101,21 @@ def test_task_failing_past_its_retries_lands_in_the_dead_letter_table_and_replay
 
     out = subprocess.run(
         [sys.executable, "-m", "cli", "dlq", "replay", str(letter.id)],
-        cwd=ROOT, env=spocc_env.env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=spocc_env.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     assert f"dead letter {letter.id} replayed" in out.stdout
     client = runtime.redis_client()
     wait_until(lambda: client.get(f"test:flaky:{token}:done"), 60, "the replay to succeed")
-    wait_until(lambda: _dead_letters(url, result.id)[0].status == "resolved", 30,
-               "the dead letter to be resolved")
+    wait_until(
+        lambda: _dead_letters(url, result.id)[0].status == "resolved",
+        30,
+        "the dead letter to be resolved",
+    )
 
 
 def test_message_whose_worker_keeps_dying_is_dead_lettered_not_looped(spocc_env, worker_factory):

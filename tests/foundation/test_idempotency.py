@@ -52,8 +52,14 @@ def test_released_claim_can_be_claimed_again(any_db_url: str):
 def test_reaper_removes_only_expired_keys(any_db_url: str):
     old, fresh = uuid.uuid4().hex, uuid.uuid4().hex
     with session_scope(any_db_url) as s:
-        idempotency.claim(s, "c1", "webhook", old, idempotency.request_hash("body"),
-                          now=utcnow() - timedelta(hours=100))
+        idempotency.claim(
+            s,
+            "c1",
+            "webhook",
+            old,
+            idempotency.request_hash("body"),
+            now=utcnow() - timedelta(hours=100),
+        )
         idempotency.claim(s, "c1", "webhook", fresh, idempotency.request_hash("body"))
     with session_scope(any_db_url) as s:
         assert idempotency.reap(s) >= 1
@@ -70,7 +76,7 @@ def test_concurrent_claims_of_one_key_on_postgres_yield_exactly_one_new_threads(
     for _ in range(5):
         key = uuid.uuid4().hex
         with ThreadPoolExecutor(max_workers=16) as pool:
-            results = list(pool.map(lambda _i: _claim(url, key).claim, range(32)))
+            results = list(pool.map(lambda k: _claim(url, k).claim, [key] * 32))
         assert results.count(Claim.NEW) == 1
         assert set(results) <= {Claim.NEW, Claim.IN_PROGRESS}
 

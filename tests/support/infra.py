@@ -39,7 +39,7 @@ def private_postgres() -> Iterator[str]:
 
 @contextmanager
 def private_redis_db() -> Iterator[int]:
-    """A Redis db number (1–15) no other test run holds; flushed before and after."""
+    """A Redis db number (1-15) no other test run holds; flushed before and after."""
     token = uuid.uuid4().hex
     for db in range(1, 16):
         client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db)

@@ -26,13 +26,15 @@ def effect(self: Any, token: str, sleep_before: float = 0.0, sleep_after: float 
     time.sleep(sleep_after)
 
 
-@spocc_task("spocc.test.flaky", queue="default", max_retries=2, retry_backoff=False,
-            default_retry_delay=0)
+@spocc_task(
+    "spocc.test.flaky", queue="default", max_retries=2, retry_backoff=False, default_retry_delay=0
+)
 def flaky(self: Any, token: str, fail_times: int) -> None:
     """Fails with a retryable error until it has run `fail_times` times, then records success."""
     client = runtime.redis_client()
     n = int(client.incr(f"test:flaky:{token}"))
     if n <= fail_times:
-        raise ServerError(f"sandbox said 503 (run {n})", api="test", method="POST", path="/x",
-                          status=503)
+        raise ServerError(
+            f"sandbox said 503 (run {n})", api="test", method="POST", path="/x", status=503
+        )
     client.set(f"test:flaky:{token}:done", "1")

@@ -1,0 +1,100 @@
+"""The `spocc` command as an operator uses it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.processes import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def spocc(
+    env: dict[str, str], *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_check_passes_on_a_configured_system(spocc_env, tmp_path):
+    applied = spocc(spocc_env.env, "config", "apply", str(ROOT / "cli" / "demo_connection.yaml"))
+    assert applied.returncode == 0, applied.stderr
+    result = spocc(spocc_env.env, "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "FAIL" not in result.stdout
+
+
+def test_check_names_the_unreachable_broker(spocc_env):
+    env = {
+        **spocc_env.env,
+        "SPOCC_BROKER_URL": "redis://127.0.0.1:1/0",
+        "SPOCC_REDIS_URL": "redis://127.0.0.1:1/0",
+    }
+    result = spocc(env, "check")
+    assert result.returncode == 1
+    assert "broker" in result.stdout and "FAIL" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_check_names_an_unmigrated_database(spocc_env, tmp_path):
+    env = {**spocc_env.env, "SPOCC_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
+    result = spocc(env, "check")
+    assert result.returncode == 1
+    assert "database schema" in result.stdout and "spocc db upgrade" in result.stdout
+
+
+def test_dlq_commands_on_an_unknown_id_say_so(spocc_env):
+    result = spocc(spocc_env.env, "dlq", "show", "999999")
+    assert result.returncode == 1
+    assert "dead letter 999999 does not exist" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_up_runs_the_whole_system_on_embedded_defaults(tmp_path):
+    """A new user's first command: no broker, no database configured, nothing but Python."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPOCC_")}
+    env["SPOCC_DATA_DIR"] = str(tmp_path / "var")
+    ports = [_free_port() for _ in range(4)]
+    result = spocc(
+        env,
+        "up",
+        "--exit-after",
+        "6",
+        "--flower-port",
+        str(ports[0]),
+        "--plentyone-port",
+        str(ports[1]),
+        "--spocc-port",
+        str(ports[2]),
+        "--webhook-port",
+        str(ports[3]),
+        "--variations",
+        "500",
+        timeout=240,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr[-3000:]
+    assert "applied the demo connection" in out
+    assert "executed by a worker" in out
+    assert "Flower is up" in out
+    assert "stopped" in out
+    assert (tmp_path / "var" / "spocc.db").exists()
+    assert (tmp_path / "var" / "appendonly.aof").exists() or any(
+        (tmp_path / "var").glob("appendonlydir*")
+    )
