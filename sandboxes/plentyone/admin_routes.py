@@ -11,6 +11,8 @@
     GET  /__admin/events/procedures    list them;  DELETE: remove them all
     POST /__admin/events/fire          fire procedures for one order now
     GET  /__admin/events/deliveries    every delivery with its attempts; `pending` count
+    GET  /__admin/contract             answers checked against the official description and
+                                       the violations (when started with contract_check)
 """
 
 from __future__ import annotations
@@ -131,3 +133,11 @@ def fire() -> ResponseReturnValue:
 def deliveries() -> ResponseReturnValue:
     events = sandbox().events
     return jsonify({"pending": events.pending(), "deliveries": events.deliveries()})
+
+
+@bp.get("/contract")
+def contract() -> ResponseReturnValue:
+    checker = sandbox().contract
+    if checker is None:
+        return jsonify({"enabled": False})
+    return jsonify({"enabled": True, **checker.to_json()})

@@ -51,6 +51,12 @@ def create_app(config: SandboxConfig | None = None, **overrides: Any) -> Flask:
     for module in (routes_auth, routes_items, routes_lookups, routes_orders,
                    routes_stock_images, admin_routes):
         app.register_blueprint(module.bp)
+    if config.contract_check:
+        from sandboxes.plentyone.contract import ContractChecker
+
+        # Innermost, so it sees exactly what the routes answered (faults come on top).
+        sb.contract = ContractChecker()
+        app.wsgi_app = sb.contract.wrap(app.wsgi_app)  # type: ignore[method-assign,assignment]
     admin = install_admin(app, reset=sb.reset_state, seed=config.seed,
                           error_body=plenty_error_body)
     sb.attach(admin)

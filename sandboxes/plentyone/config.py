@@ -110,3 +110,5 @@ class SandboxConfig:
     event_retries: int = 3
     event_backoff: float = 0.5
     event_timeout: float = 5.0
+    # Check every /rest answer against the official description (needs the dev deps).
+    contract_check: bool = False

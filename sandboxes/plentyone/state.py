@@ -15,6 +15,7 @@ from sandboxes.plentyone.store import Store
 
 if TYPE_CHECKING:
     from sandboxes.common.admin import SandboxAdmin
+    from sandboxes.plentyone.contract import ContractChecker
 
 EXTENSION = "plentyone_sandbox"
 
@@ -30,6 +31,7 @@ class Sandbox:
         self.store = Store()
         self.ledger = Ledger()
         self.admin: SandboxAdmin | None = None
+        self.contract: ContractChecker | None = None
         self.sessions = Sessions(self.store, config)
         self.limiter = RateLimiter(config.plan)
         self.events = EventDispatcher(self)

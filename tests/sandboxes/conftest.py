@@ -8,25 +8,21 @@ that talks to the sandbox is also a contract test.
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import threading
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from sandboxes.plentyone.contract import DESCRIPTION, ContractChecker
+
 # --- PlentyONE ------------------------------------------------------------------------------
 
 PLENTY_CONTRACT = Path(
-    os.environ.get(
-        "PLENTYONE_CONTRACT", "/work/shared/contracts/plentyone-openapi-v3-subset.json"
-    )
+    os.environ.get("PLENTYONE_CONTRACT", str(DESCRIPTION))
 )
 # The description's own server; requests are re-addressed to it before openapi-core looks
 # them up, so the sandbox's loopback address does not matter.
@@ -37,106 +33,28 @@ class ContractViolation(AssertionError):
     """An answer (or a request's parameters) that the official description does not allow."""
 
 
-@dataclass
-class _Operation:
-    method: str
-    template: str
-    pattern: re.Pattern[str]
-    spec: dict[str, Any]
-
-
-@dataclass
-class PlentyContract:
-    """Finds the operation of a call and validates its answer against the description.
-
-    The description declares every answer as `*/*`, which openapi-core leaves undecoded, so
-    bodies are decoded as JSON here and checked with the OpenAPI 3.0 schema validator;
-    query and path parameters go through openapi-core's parameter validator. An answer
-    whose status the description does not list (404, 422, 429, injected 5xx) must still be
-    PlentyONE's JSON error shape; such statuses are counted in `undocumented`.
-    """
-
-    document: dict[str, Any]
-    operations: list[_Operation] = field(default_factory=list)
-    checked: Counter[str] = field(default_factory=Counter)
-    undocumented: Counter[str] = field(default_factory=Counter)
-    _openapi: Any = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+class PlentyContract(ContractChecker):
+    """The sandbox's answer checker, plus openapi-core's check of each request's query and
+    path parameters, raising on the first violation instead of collecting them."""
 
     @classmethod
     def load(cls, path: Path = PLENTY_CONTRACT) -> PlentyContract:
         from openapi_core import OpenAPI
 
-        document = json.loads(path.read_text())
-        contract = cls(document)
-        for template, ops in document["paths"].items():
-            regex = "^" + re.sub(r"\\\{[^}]+\\\}", r"[^/]+", re.escape(template)) + "$"
-            for method, op in ops.items():
-                if method == "parameters":
-                    continue
-                contract.operations.append(
-                    _Operation(method.upper(), template, re.compile(regex), op)
-                )
-        # Literal segments win over templated ones (/rest/orders/search vs /{orderId}).
-        contract.operations.sort(key=lambda o: (o.template.count("{"), -len(o.template)))
-        contract._openapi = OpenAPI.from_dict(document)
+        contract = cls(path)
+        contract._openapi = OpenAPI.from_dict(contract.document)
         return contract
-
-    def operation(self, method: str, path: str) -> _Operation | None:
-        for op in self.operations:
-            if op.method == method and op.pattern.match(path):
-                return op
-        return None
-
-    def _schema(self, schema: dict[str, Any]) -> dict[str, Any]:
-        ref = schema.get("$ref")
-        if ref:
-            name = ref.rsplit("/", 1)[-1]
-            return self._schema(self.document["components"]["schemas"][name])
-        out = dict(schema)
-        if isinstance(out.get("items"), dict):
-            out["items"] = self._schema(out["items"])
-        if isinstance(out.get("properties"), dict):
-            out["properties"] = {k: self._schema(v) for k, v in out["properties"].items()}
-        return out
 
     def validate(self, response: requests.Response) -> None:
         from urllib.parse import urlsplit
 
-        from openapi_schema_validator import OAS30Validator
-
         request = response.request
         path = urlsplit(str(request.url)).path
         method = str(request.method).upper()
-        op = self.operation(method, path)
-        key = f"{method} {op.template if op else path}"
-        if op is None:
-            raise ContractViolation(f"{method} {path} is not a route of the description")
-        self._check_parameters(response, key)
-        declared = op.spec.get("responses", {}).get(str(response.status_code))
-        if declared is None:
-            self._check_error_shape(response, key)
-            with self._lock:
-                self.undocumented[f"{key} -> {response.status_code}"] += 1
-            return
-        content = declared.get("content") or {}
-        media = content.get("*/*") or content.get("application/json")
-        if media and "schema" in media:
-            try:
-                body = response.json()
-            except ValueError as exc:
-                raise ContractViolation(f"{key}: answer is not JSON: {exc}") from exc
-            schema = self._schema(media["schema"])
-            errors = sorted(OAS30Validator(schema).iter_errors(body), key=lambda e: e.path)
-            if errors:
-                first = errors[0]
-                where = "/".join(str(p) for p in first.absolute_path) or "(root)"
-                raise ContractViolation(
-                    f"{key} -> {response.status_code}: {len(errors)} violation(s); first at "
-                    f"{where}: {first.message[:300]}"
-                )
-        with self._lock:
-            self.checked[f"{key} -> {response.status_code}"] += 1
+        problem = self.problem(method, path, response.status_code, response.content)
+        if problem is not None:
+            raise ContractViolation(problem)
+        self._check_parameters(response, f"{method} {path}")
 
     def _check_parameters(self, response: requests.Response, key: str) -> None:
         from openapi_core.contrib.requests import RequestsOpenAPIRequest
@@ -149,22 +67,7 @@ class PlentyContract:
         try:
             validator.validate(RequestsOpenAPIRequest(prepared))
         except Exception as exc:
-            # Security is not a parameter matter: the oAuth2 scheme has no header to check.
             raise ContractViolation(f"{key}: request parameters: {exc}") from exc
-
-    @staticmethod
-    def _check_error_shape(response: requests.Response, key: str) -> None:
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise ContractViolation(
-                f"{key} -> {response.status_code}: error answer is not JSON"
-            ) from exc
-        error = body.get("error") if isinstance(body, dict) else None
-        if not isinstance(error, dict) or "message" not in error:
-            raise ContractViolation(
-                f"{key} -> {response.status_code}: not the error shape {{error: {{message}}}}"
-            )
 
 
 @pytest.fixture(scope="session")
@@ -239,19 +142,25 @@ PlentyFactory = Callable[..., PlentyServer]
 @pytest.fixture
 def plenty_factory(plenty_http: requests.Session) -> Iterator[PlentyFactory]:
     """Start PlentyONE sandboxes with any settings (`start_background` keywords)."""
-    from sandboxes.plentyone import start_background
+    from sandboxes.plentyone import sandbox_of, start_background
 
     started: list[Any] = []
 
     def start(**settings: Any) -> PlentyServer:
-        server = start_background(**settings)
+        server = start_background(**({"contract_check": True} | settings))
         started.append(server)
         return PlentyServer(server.url, server, plenty_http)
 
     yield start
+    violations = []
     for server in started:
-        server.app.extensions["plentyone_sandbox"].events.shutdown()
+        sandbox = sandbox_of(server.app)
+        sandbox.events.shutdown()
         server.shutdown()
+        if sandbox.contract is not None:
+            violations.extend(sandbox.contract.violations)
+    # The sandbox checked every answer it gave, whoever asked (raw requests included).
+    assert violations == []
 
 
 @pytest.fixture
@@ -263,11 +172,14 @@ def plenty(plenty_factory: PlentyFactory) -> PlentyServer:
 @pytest.fixture(scope="module")
 def plenty_catalogue_server() -> Iterator[Any]:
     """One sandbox pre-seeded with the 16,000-variation catalogue, shared by a module."""
-    from sandboxes.plentyone import start_background
+    from sandboxes.plentyone import sandbox_of, start_background
 
-    server = start_background(variations=16_000, seed=1, max_sessions=1000)
+    server = start_background(variations=16_000, seed=1, max_sessions=1000,
+                              contract_check=True)
     yield server
     server.shutdown()
+    checker = sandbox_of(server.app).contract
+    assert checker is not None and checker.violations == []
 
 
 @pytest.fixture

@@ -143,3 +143,27 @@ def test_every_route_of_the_description_answers_per_contract(
                  for key in (Counter(plenty_contract.checked) - before)}
     described = {f"{op.method} {op.template}" for op in plenty_contract.operations}
     assert described - exercised == NOT_SERVED
+
+
+def test_the_sandbox_counts_its_own_answers_against_the_description(
+    plenty: PlentyServer,
+) -> None:
+    headers = plenty.authed()
+    plenty.http.get(f"{plenty.url}/rest/orders/referrers", headers=headers, timeout=5)
+    plenty.http.get(f"{plenty.url}/rest/orders/4711", headers=headers, timeout=5)
+    report = plenty.admin("GET", "/contract")
+    assert report["enabled"] is True
+    assert report["checked"]["GET /rest/orders/referrers -> 200"] == 1
+    assert report["undocumented"]["GET /rest/orders/{orderId} -> 404"] == 1
+    assert report["violations"] == []
+
+
+def test_the_vendored_description_is_the_shared_one() -> None:
+    from pathlib import Path
+
+    from sandboxes.plentyone.contract import DESCRIPTION
+
+    shared = Path("/work/shared/contracts/plentyone-openapi-v3-subset.json")
+    if not shared.exists():
+        pytest.skip("the shared contracts folder is not on this machine")
+    assert json.loads(DESCRIPTION.read_text()) == json.loads(shared.read_text())
