@@ -161,10 +161,9 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local until_ms = now + tonumber(ARGV[1])
 local cur = tonumber(redis.call('HGET', KEYS[1], 'blocked_until')) or 0
 if until_ms > cur then redis.call('HSET', KEYS[1], 'blocked_until', until_ms) end
--- whatever we thought was left, the API says none is
-redis.call('HSET', KEYS[1], 'left', 0)
-local reset_at = tonumber(redis.call('HGET', KEYS[1], 'reset_at')) or 0
-if reset_at < until_ms then redis.call('HSET', KEYS[1], 'reset_at', until_ms) end
+-- whatever we thought was left, the API says none is until Retry-After is over; then a
+-- new window starts (its first answer tells its real figures)
+redis.call('HSET', KEYS[1], 'left', 0, 'reset_at', math.max(until_ms, cur))
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
 return math.max(until_ms, cur)
 """
