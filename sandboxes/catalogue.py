@@ -10,6 +10,9 @@ Structure: an article has 1-4 colours; a colour has an 8-digit ECC variation num
 its SPoCC ID is the ECC number followed by the 3-digit size number. Variations are numbered
 article by article, colour by colour, size by size, so SPoCC IDs ascend with `i`.
 
+`mutate_images(percent)` gives that share of the articles new images (new bytes, content
+hash and version) and stamps their content with the time.
+
 `mutate(percent)` starts a new generation that changes the stock and prices of exactly
 `round(len * percent / 100)` variations, chosen deterministically from `(seed, generation)`,
 and stamps them with the mutation's time: that is what "changed since" finds.
@@ -44,7 +47,8 @@ MAX_COLOURS = 4
 _MASK = (1 << 64) - 1
 
 # Namespaces, so that e.g. the stock draw and the price draw of one variation are independent.
-_T_SHAPE, _T_ARTICLE, _T_COLOUR, _T_STOCK, _T_PRICE, _T_EAN, _T_MUT, _T_IMG = range(1, 9)
+(_T_SHAPE, _T_ARTICLE, _T_COLOUR, _T_STOCK, _T_PRICE, _T_EAN, _T_MUT, _T_IMG,
+ _T_IMG_MUT) = range(1, 10)
 
 
 def _mix(x: int) -> int:
@@ -198,7 +202,7 @@ class Article:
     colours: tuple[Colour, ...]
     first_index: int
     variation_count: int
-    changed_at: datetime
+    changed_at: datetime  # last change of its content (new images)
 
 
 @dataclass(frozen=True)
@@ -247,6 +251,7 @@ class Catalogue:
         self.created_at = created_at
         self._lock = threading.Lock()
         self._mutations: tuple[Mutation, ...] = ()
+        self._image_mutations: tuple[Mutation, ...] = ()
         # offsets[k] = index of article k's first variation; array of machine ints, not objects.
         self._offsets = array("q")
         total = 0
@@ -346,13 +351,16 @@ class Catalogue:
         r = _h(self.seed, _T_ARTICLE, k)
         first = int(self._offsets[k])
         end = self._article_end(k)
+        version = self.image_version(k)
         colours = []
         for pos, c in enumerate(self._colour_choice(k, shape.colours)):
             start = first + pos * shape.size_count
             if start >= end:
                 break
             ecc = str(ECC_BASE + k * 10 + pos)
-            images = tuple(self.image(ecc, p) for p in range(1, self.image_count(ecc) + 1))
+            images = tuple(
+                self.image(ecc, p, version) for p in range(1, self.image_count(ecc) + 1)
+            )
             code, name = COLOURS[c]
             colours.append(
                 Colour(ecc, code, name, images, start, min(shape.size_count, end - start))
@@ -374,7 +382,7 @@ class Catalogue:
             colours=tuple(colours),
             first_index=first,
             variation_count=end - first,
-            changed_at=self.created_at,
+            changed_at=self.content_changed_at(k),
         )
 
     def articles(self, start: int = 0, stop: int | None = None) -> Iterator[Article]:
@@ -479,30 +487,71 @@ class Catalogue:
 
     # -- change ------------------------------------------------------------------------
 
-    def mutate(self, percent: float, at: datetime | None = None) -> Mutation:
-        """Change stock and prices of `percent` % of the variations, stamped `at` (now)."""
+    def _selection(self, tag: int, generation: int, n: int, percent: float,
+                   at: datetime | None) -> Mutation:
+        """`round(n * percent / 100)` of range(n), as an affine permutation's first values:
+        membership is O(1) and nothing is stored but three numbers."""
         if not 0 <= percent <= 100:
             raise ValueError("percent must be between 0 and 100")
-        moment = (at or datetime.now(UTC)).astimezone(UTC)
+        r = _h(self.seed, tag, generation)
+        stride = 1 + r % max(1, n - 1)
+        while math.gcd(stride, n) != 1:
+            stride = stride % n + 1
+        return Mutation(
+            generation=generation,
+            percent=percent,
+            count=round(n * percent / 100),
+            at=(at or datetime.now(UTC)).astimezone(UTC),
+            _stride=stride,
+            _inverse=pow(stride, -1, n) if n > 1 else 0,
+            _offset=(r >> 32) % n,
+        )
+
+    def mutate(self, percent: float, at: datetime | None = None) -> Mutation:
+        """Change stock and prices of `percent` % of the variations, stamped `at` (now)."""
         with self._lock:
-            generation = len(self._mutations) + 1
-            n = self.size
-            r = _h(self.seed, _T_MUT, generation)
-            stride = 1 + r % max(1, n - 1)
-            while math.gcd(stride, n) != 1:
-                stride = stride % n + 1
-            inverse = pow(stride, -1, n) if n > 1 else 0
-            mutation = Mutation(
-                generation=generation,
-                percent=percent,
-                count=round(n * percent / 100),
-                at=moment,
-                _stride=stride,
-                _inverse=inverse,
-                _offset=(r >> 32) % n,
-            )
+            mutation = self._selection(_T_MUT, len(self._mutations) + 1, self.size, percent, at)
             self._mutations = (*self._mutations, mutation)
             return mutation
+
+    def mutate_images(self, percent: float, at: datetime | None = None) -> Mutation:
+        """Give new images (new bytes, hash and version) to `percent` % of the articles."""
+        with self._lock:
+            mutation = self._selection(
+                _T_IMG_MUT, len(self._image_mutations) + 1, self.article_count, percent, at
+            )
+            self._image_mutations = (*self._image_mutations, mutation)
+            return mutation
+
+    @property
+    def image_mutations(self) -> tuple[Mutation, ...]:
+        return self._image_mutations
+
+    def image_version(self, k: int) -> int:
+        """1, plus one for each image mutation that touched article `k`."""
+        return 1 + sum(1 for m in self._image_mutations if m.touches(k, self.article_count))
+
+    def content_changed_at(self, k: int) -> datetime:
+        for mutation in reversed(self._image_mutations):
+            if mutation.touches(k, self.article_count):
+                return mutation.at
+        return self.created_at
+
+    def articles_changed_within(
+        self, since: datetime | None, before: datetime | None
+    ) -> range | list[int]:
+        """Sorted indices of the articles whose content changed at least once in the window."""
+        if self.created_within(since, before):
+            return range(self.article_count)
+        touched: set[int] = set()
+        for mutation in self._image_mutations:
+            if (since is None or mutation.at >= since) and (before is None or mutation.at < before):
+                touched.update(mutation.indices(self.article_count))
+        return sorted(touched)
+
+    def article_range(self, k: int) -> range:
+        """The variation indices of article `k`."""
+        return range(int(self._offsets[k]), self._article_end(k))
 
     def changed_at(self, i: int) -> datetime:
         """When variation `i`'s stock or prices last changed (its latest mutation)."""
@@ -540,6 +589,7 @@ class Catalogue:
     def reset(self) -> None:
         with self._lock:
             self._mutations = ()
+            self._image_mutations = ()
 
 
 @lru_cache(maxsize=8192)

@@ -1,7 +1,10 @@
 """The SPoCC sandbox's own admin routes, next to the shared ones of sandboxes/common/admin.py.
 
     GET  /__admin/info                       URL parts, keys, catalogue size, generation
-    POST /__admin/catalogue/mutate           {"percent": 5} -> {"generation", "count", "at"}
+    POST /__admin/catalogue/mutate           {"percent": 5, "kind"?: "stock"|"images"}
+                                             -> {"kind", "generation", "count", "at"}; stock
+                                             changes stock+prices of 5 % of the variations,
+                                             images gives 5 % of the articles new images
     POST /__admin/stock                      {"spoccId", "onHand", "channelStore"?} (all stores
                                              when absent) -> registrations fail for want of stock
     POST /__admin/orders/<id>/status         {"status": 4|7|9, "trackingNumber"?, "carrier"?}
@@ -46,6 +49,7 @@ def spocc_admin_blueprint(
             "seed": catalogue.seed,
             "channelStores": list(catalogue.channel_stores),
             "generation": catalogue.generation,
+            "imageGeneration": len(catalogue.image_mutations),
             "undeliverablePostalCode": UNDELIVERABLE_POSTCODE,
         })
 
@@ -56,9 +60,13 @@ def spocc_admin_blueprint(
         if isinstance(percent, bool) or not isinstance(percent, int | float) \
                 or not 0 <= percent <= 100:
             return _bad("percent must be a number from 0 to 100")
-        mutation = state.mutate(float(percent))
-        return jsonify({"generation": mutation.generation, "count": mutation.count,
-                        "at": iso(mutation.at)})
+        kind = body.get("kind", "stock")
+        if kind not in ("stock", "images"):
+            return _bad('kind must be "stock" (stock and prices) or "images"')
+        mutation = state.mutate(float(percent)) if kind == "stock" else \
+            state.mutate_images(float(percent))
+        return jsonify({"kind": kind, "generation": mutation.generation,
+                        "count": mutation.count, "at": iso(mutation.at)})
 
     @bp.post("/stock")
     def set_stock() -> ResponseReturnValue:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, Response, request
 
-from sandboxes.catalogue import ATTRIBUTES, PRODUCT_GROUPS, Article, Image, Variation
+from sandboxes.catalogue import (
+    ATTRIBUTES,
+    ECC_BASE,
+    PRODUCT_GROUPS,
+    Article,
+    Catalogue,
+    Image,
+    Variation,
+)
 from sandboxes.spocc.api import api_blueprint
 from sandboxes.spocc.auth import CONTENT_ARTICLE, Credentials, RateLimiter
 from sandboxes.spocc.errors import ApiError
@@ -18,6 +26,7 @@ from sandboxes.spocc.params import (
     optional_int_arg,
     page_args,
     paged_list,
+    request_started,
     timestamp_arg,
 )
 from sandboxes.spocc.state import SpoccState
@@ -34,10 +43,11 @@ def _image_json(image: Image, base: str) -> dict[str, Any]:
     }
 
 
-def _content_in_window(created: datetime) -> bool:
-    """Content never changes after creation in the sandbox: all or nothing is "changed"."""
-    since, before = timestamp_arg("changedSince"), timestamp_arg("changedBefore")
-    return (since is None or since <= created) and (before is None or created < before)
+def _changed_articles(catalogue: Catalogue) -> range | list[int]:
+    """Articles whose content changed at least once in [changedSince, changedBefore)."""
+    since = timestamp_arg("changedSince")
+    before = timestamp_arg("changedBefore") or request_started()
+    return catalogue.articles_changed_within(since, before)
 
 
 def content_blueprint(
@@ -109,18 +119,14 @@ def content_blueprint(
     def list_articles() -> Any:
         page, size = page_args()
         group = optional_int_arg("productGroupId")
-        if not _content_in_window(catalogue.created_at):
-            return envelope(page, size, 0, [])
+        selected: Sequence[int] = _changed_articles(catalogue)
         if group is not None:
-            selected = members(group)
-            start = (page - 1) * size
-            chosen = selected[start : start + size]
-            return envelope(page, size, len(selected),
-                            [article_json(catalogue.article(k)) for k in chosen])
+            wanted = set(members(group))
+            selected = [k for k in selected if k in wanted]
         start = (page - 1) * size
-        stop = min(start + size, catalogue.article_count)
-        items = [article_json(a) for a in catalogue.articles(start, stop)] if start < stop else []
-        return envelope(page, size, catalogue.article_count, items)
+        chosen = selected[start : start + size]
+        return envelope(page, size, len(selected),
+                        [article_json(catalogue.article(k)) for k in chosen])
 
     @bp.get("/articles/<article_number>")
     def get_article(article_number: str) -> Any:
@@ -133,25 +139,29 @@ def content_blueprint(
     def list_variations() -> Any:
         page, size = page_args()
         article_number = request.args.get("articleNumber")
-        if not _content_in_window(catalogue.created_at):
-            return envelope(page, size, 0, [])
+        articles: Sequence[int] = _changed_articles(catalogue)
         if article_number:
             k = catalogue.article_index_of(article_number)
-            if k is None:
-                return envelope(page, size, 0, [])
-            article = catalogue.article(k)
-            first, total = article.first_index, article.variation_count
+            articles = [k] if k is not None and k in articles else []
+        indices: Sequence[int]
+        if isinstance(articles, range):  # everything: no list of a million numbers
+            indices = range(len(catalogue))
         else:
-            first, total = 0, len(catalogue)
+            indices = [i for k in articles for i in catalogue.article_range(k)]
         start = (page - 1) * size
+        chosen = indices[start : start + size]
         items: list[dict[str, Any]] = []
         current: Article | None = None
-        if start < total:
-            for v in catalogue.variations(first + start, first + min(start + size, total)):
-                if current is None or current.index != v.article_index:
-                    current = catalogue.article(v.article_index)
-                items.append(variation_json(v, current))
-        return envelope(page, size, total, items)
+        stream = (
+            catalogue.variations(chosen.start, chosen.stop)
+            if isinstance(chosen, range)
+            else (catalogue.variation(i) for i in chosen)
+        )
+        for v in stream:
+            if current is None or current.index != v.article_index:
+                current = catalogue.article(v.article_index)
+            items.append(variation_json(v, current))
+        return envelope(page, size, len(indices), items)
 
     @bp.get("/variations/<spocc_id>")
     def get_variation(spocc_id: str) -> Any:
@@ -185,6 +195,7 @@ def media_blueprint(state: SpoccState) -> Blueprint:
         catalogue = state.catalogue
         if not catalogue.ecc_exists(ecc) or not 1 <= position <= catalogue.image_count(ecc):
             raise ApiError(404, "not_found", "no such image")
-        return Response(catalogue.image_bytes(ecc, position), mimetype="image/png")
+        version = catalogue.image_version((int(ecc) - ECC_BASE) // 10)
+        return Response(catalogue.image_bytes(ecc, position, version), mimetype="image/png")
 
     return bp

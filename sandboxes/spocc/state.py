@@ -113,6 +113,10 @@ class SpoccState:
             self.version += 1
             return mutation
 
+    def mutate_images(self, percent: float) -> Any:
+        with self.lock:
+            return self.catalogue.mutate_images(percent)
+
     def set_on_hand(self, index: int, store: int, on_hand: int) -> None:
         with self.lock:
             self.on_hand_overrides[(index, store)] = on_hand

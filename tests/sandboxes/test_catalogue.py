@@ -155,3 +155,21 @@ def test_a_million_variations_stream_without_memory_growth() -> None:
 def test_rejects_an_empty_catalogue() -> None:
     with pytest.raises(ValueError):
         Catalogue(0)
+
+
+def test_image_mutation_changes_hash_and_version_of_exactly_the_chosen_articles() -> None:
+    catalogue = Catalogue(5_000, seed=11)
+    before = {a.index: a.colours[0].images[0] for a in catalogue.articles()}
+    at = datetime(2026, 7, 1, tzinfo=UTC)
+    mutation = catalogue.mutate_images(10, at=at)
+    changed = list(catalogue.articles_changed_within(at, None))
+    assert len(changed) == mutation.count == round(catalogue.article_count / 10)
+    for article in catalogue.articles():
+        image = article.colours[0].images[0]
+        if article.index in changed:
+            assert image.version == 2 and image.content_hash != before[article.index].content_hash
+            assert article.changed_at == at
+        else:
+            assert image == before[article.index]
+            assert article.changed_at == catalogue.created_at
+    assert catalogue.changed_indices(since=at) == []  # stock and prices untouched

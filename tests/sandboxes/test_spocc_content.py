@@ -84,6 +84,34 @@ def test_content_changed_since_after_creation_is_empty(spocc: SpoccServer) -> No
     assert nothing.json()["totalCount"] == 0
 
 
+def test_new_images_show_as_changed_content_with_new_hash_and_bytes(spocc: SpoccServer) -> None:
+    before = {a["articleNumber"]: a for a in
+              spocc.content("/articles", params={"pageSize": 1000}).json()["items"]}
+    cutoff = spocc.content("/ping").json()["serverTime"]
+    mutation = spocc.admin("POST", "/catalogue/mutate", json={"percent": 20, "kind": "images"})
+    changed = spocc.content("/articles", params={"changedSince": cutoff,
+                                                 "pageSize": 1000}).json()
+    assert changed["totalCount"] == mutation["count"] > 0
+    for article in changed["items"]:
+        old = before[article["articleNumber"]]
+        image, old_image = article["colours"][0]["images"][0], old["colours"][0]["images"][0]
+        assert image["url"] == old_image["url"] and image["version"] == old_image["version"] + 1
+        assert image["contentHash"] != old_image["contentHash"]
+        served = requests.get(image["url"], timeout=10).content
+        assert image["contentHash"] == "sha256:" + hashlib.sha256(served).hexdigest()
+        assert article["changedAt"] >= cutoff
+    variations = spocc.content("/variations", params={"changedSince": cutoff,
+                                                      "pageSize": 1000}).json()
+    assert {v["articleNumber"] for v in variations["items"]} == {
+        a["articleNumber"] for a in changed["items"]
+    }
+    assert variations["totalCount"] == sum(
+        len(c["variations"]) for a in changed["items"] for c in a["colours"]
+    )
+    unchanged = spocc.stock("/stock", params={"changedSince": cutoff}).json()
+    assert unchanged["totalCount"] == 0
+
+
 def test_timestamp_without_zone_is_400(spocc: SpoccServer) -> None:
     answer = spocc.content("/variations", params={"changedSince": "2026-01-01T00:00:00"})
     assert answer.status_code == 400
