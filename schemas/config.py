@@ -151,12 +151,15 @@ class WarehouseMap:
 class Mappings:
     item_import: ItemImport
     sales_prices: SalesPrices
-    properties: list[dict[str, Any]]  # {property_id, spocc_attribute}
-    categories: dict[str, int]  # SPoCC product group → PlentyONE category id
+    properties: dict[int, int]  # SPoCC attribute id → PlentyONE property id
+    categories: dict[int, int]  # SPoCC product group id → PlentyONE category id
     warehouses: list[WarehouseMap]
-    markets: dict[str, str]  # PlentyONE referrer id ("104.01") → SPoCC referrer
+    markets: dict[str, int]  # PlentyONE referrer id ("104.01") → SPoCC referrer id
     return_reasons: dict[int, int]  # PlentyONE return reason → SPoCC reason
     order_statuses: dict[str, str | None]
+
+    def spocc_referrer(self, plenty_referrer_id: float | str) -> int | None:
+        return self.markets.get(_referrer(plenty_referrer_id))
 
     def warehouse_for_store(self, channel_store: int) -> WarehouseMap | None:
         return next((w for w in self.warehouses if w.channel_store == channel_store), None)
@@ -175,7 +178,7 @@ class Acceptance:
 @dataclass(frozen=True)
 class Rules:
     block_order_referrers: list[str] = field(default_factory=list)
-    block_product_groups: list[str] = field(default_factory=list)
+    block_product_groups: list[int] = field(default_factory=list)
     cap_stock: int | None = None
     stock_buffer: int = 0
 
@@ -265,12 +268,12 @@ class SalesPricesSchema(_Strict):
 
 
 class PropertyRowSchema(_Strict):
+    spocc_attribute_id = fields.Integer(required=True, validate=_id)
     property_id = fields.Integer(required=True, validate=_id)
-    spocc_attribute = fields.String(required=True, validate=validate.Length(min=1))
 
 
 class CategoryRowSchema(_Strict):
-    product_group = fields.String(required=True, validate=validate.Length(min=1))
+    product_group_id = fields.Integer(required=True, validate=_id)
     category_id = fields.Integer(required=True, validate=_id)
 
 
@@ -289,7 +292,7 @@ class MarketRowSchema(_Strict):
     plenty_referrer_id = fields.String(
         required=True, validate=validate.Regexp(r"^\d+(\.\d+)?$", error="not a referrer id")
     )
-    spocc_referrer = fields.String(required=True, validate=validate.Length(min=1))
+    spocc_referrer_id = fields.Integer(required=True, validate=_id)
 
 
 class ReturnReasonRowSchema(_Strict):
@@ -313,6 +316,11 @@ class OrderStatusesSchema(_Strict):
     cancelled = _status_field()
     cancel_refused = _status_field()
     return_registered = _status_field()
+
+
+def _referrer(value: float | str) -> str:
+    """PlentyONE referrer ids are decimals (104.01); one spelling for 4, 4.0 and "4.00"."""
+    return f"{float(value):.2f}"
 
 
 def _unique(rows: list[Any], key: str, what: str, path: str) -> dict[str, Any]:
@@ -340,7 +348,8 @@ class MappingsSchema(_Strict):
     def no_row_twice(self, data: dict[str, Any], **_: Any) -> None:
         errors: dict[str, Any] = {}
         errors |= _unique(data["warehouses"], "channel_store", "channel store", "warehouses")
-        errors |= _unique(data["categories"], "product_group", "product group", "categories")
+        errors |= _unique(data["categories"], "product_group_id", "product group", "categories")
+        errors |= _unique(data["properties"], "spocc_attribute_id", "attribute", "properties")
         errors |= _unique(data["markets"], "plenty_referrer_id", "referrer", "markets")
         errors |= _unique(data["return_reasons"], "plenty_reason_id", "reason", "return_reasons")
         if errors:
@@ -351,10 +360,12 @@ class MappingsSchema(_Strict):
         return Mappings(
             item_import=data["item_import"],
             sales_prices=data["sales_prices"],
-            properties=data["properties"],
-            categories={r["product_group"]: r["category_id"] for r in data["categories"]},
+            properties={r["spocc_attribute_id"]: r["property_id"] for r in data["properties"]},
+            categories={r["product_group_id"]: r["category_id"] for r in data["categories"]},
             warehouses=data["warehouses"],
-            markets={r["plenty_referrer_id"]: r["spocc_referrer"] for r in data["markets"]},
+            markets={
+                _referrer(r["plenty_referrer_id"]): r["spocc_referrer_id"] for r in data["markets"]
+            },
             return_reasons={
                 r["plenty_reason_id"]: r["spocc_reason_id"] for r in data["return_reasons"]
             },
@@ -376,7 +387,7 @@ class AcceptanceSchema(_Strict):
 
 class RulesSchema(_Strict):
     block_order_referrers = fields.List(fields.String(), load_default=list)
-    block_product_groups = fields.List(fields.String(), load_default=list)
+    block_product_groups = fields.List(fields.Integer(), load_default=list)
     cap_stock = fields.Integer(load_default=None, allow_none=True, validate=_id)
     stock_buffer = fields.Integer(load_default=0, validate=_id)
 

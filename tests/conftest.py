@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,3 +106,73 @@ def worker_factory(spocc_env: SpoccEnv, tmp_path: Path) -> Iterator[Callable[...
     yield start
     for proc in started:
         proc.stop()
+
+
+@dataclass
+class Sandboxes:
+    """Both sandboxes on real sockets: `.plenty` (BackgroundServer), `.spocc` (RunningSpocc)."""
+
+    plenty: Any
+    spocc: Any
+
+    @property
+    def plenty_url(self) -> str:
+        return str(self.plenty.url)
+
+    @property
+    def spocc_url(self) -> str:
+        return str(self.spocc.url)
+
+
+@pytest.fixture
+def sandboxes(request: pytest.FixtureRequest) -> Iterator[Sandboxes]:
+    """Fresh sandboxes; `@pytest.mark.catalogue(variations=N, plenty_variations=M, plan=…)`
+    sizes the SPoCC catalogue and pre-seeds PlentyONE with the first M of it."""
+    from sandboxes.plentyone.runner import start_background
+    from sandboxes.spocc.runner import start as start_spocc
+
+    marker = request.node.get_closest_marker("catalogue")
+    opts = dict(marker.kwargs) if marker else {}
+    variations = int(opts.pop("variations", 200))
+    plenty = start_background(variations=int(opts.pop("plenty_variations", 0)),
+                              plan=opts.pop("plan", "off"), **opts)
+    spocc = start_spocc(variations=variations)
+    try:
+        yield Sandboxes(plenty, spocc)
+    finally:
+        spocc.stop()
+        plenty.shutdown()
+
+
+DEMO_CONNECTION = Path(__file__).resolve().parents[1] / "cli" / "demo_connection.yaml"
+
+
+def connection_document(conn_id: str, plenty_url: str, spocc_url: str,
+                        **changes: Any) -> dict[str, Any]:
+    """The demo connection, renamed and pointed at the given sandboxes."""
+    import yaml
+
+    doc = yaml.safe_load(DEMO_CONNECTION.read_text())
+    conn = doc["connections"][0]
+    conn.update(id=conn_id, name=conn_id)
+    conn["plentyone"]["base_url"] = plenty_url
+    conn["spocc"]["base_url"] = spocc_url
+    for key, value in changes.items():
+        conn[key] = value
+    return dict(doc)
+
+
+@pytest.fixture
+def connection(spocc_env: SpoccEnv, sandboxes: Sandboxes) -> Any:
+    """A connection (unique id per test) stored in the database, against fresh sandboxes."""
+    import uuid
+
+    from store import config_store
+    from store.db import session_scope
+    from workers import runtime
+
+    conn_id = f"t-{uuid.uuid4().hex[:8]}"
+    doc = connection_document(conn_id, sandboxes.plenty_url, sandboxes.spocc_url)
+    with session_scope(spocc_env.database_url) as session:
+        config_store.apply(session, runtime.secret_box(), doc)
+    return runtime.connection(conn_id)

@@ -23,9 +23,11 @@ def route(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **k
     return {"queue": queue} if queue else None
 
 
+# Each package imports its task modules in its __init__.
 TASK_MODULES = [
-    "tasks.maintenance.reaper",
-    "tasks.maintenance.demo",
+    "tasks.maintenance",
+    "tasks.orders",
+    "tasks.catalogue",
 ]
 
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from alembic import context
 from sqlalchemy import pool
 
+import store
 from store.db import get_engine
 from store.models import Base
+
+# Each domain's tables live in store/<domain>_models.py on the same Base.
+for _module in pkgutil.iter_modules(store.__path__):
+    if _module.name.endswith("_models"):
+        importlib.import_module(f"store.{_module.name}")
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")

@@ -48,7 +48,7 @@ def test_bad_file_lists_every_error_by_path():
         load_config(doc)
     assert exc.value.errors == [
         "connections[0].mappings.order_statuses.handed_over: not an order status",
-        "connections[0].mappings.warehouses[2].warehouse_id: not an integer",
+        "connections[0].mappings.warehouses[3].warehouse_id: not an integer",
         "connections[0].plentyone.username: Missing data for required field",
     ]
 
@@ -59,7 +59,7 @@ def test_a_row_mapped_twice_is_named():
     with pytest.raises(ConfigError) as exc:
         load_config(doc)
     assert exc.value.errors == [
-        "connections[0].mappings.warehouses[2].channel_store: "
+        "connections[0].mappings.warehouses[3].channel_store: "
         "channel store 1 is mapped twice (also row 0)"
     ]
 

@@ -1,0 +1,1 @@
+"""Catalogue sync: the planner and one module per periodic process."""

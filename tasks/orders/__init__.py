@@ -1,0 +1,1 @@
+"""Order events: one module per event (register, paid, shipping documents, return, cancel)."""
