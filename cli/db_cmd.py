@@ -22,7 +22,9 @@ def upgrade() -> None:
     try:
         migrate.upgrade(url)
     except SQLAlchemyError as exc:
-        fail(f"database {_safe(url)}: {exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}")
+        fail(
+            f"database {_safe(url)}: {exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}"
+        )
     out.print(f"database {_safe(url)} at revision {migrate.current_revision(url)}")
 
 

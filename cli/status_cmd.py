@@ -82,7 +82,9 @@ def run_checks() -> list[Finding]:
             )
         )
     except SQLAlchemyError as exc:
-        findings.append(Finding("database", False, f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}"))
+        findings.append(
+            Finding("database", False, f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}")
+        )
         return findings
     try:
         runtime.redis_client().ping()
