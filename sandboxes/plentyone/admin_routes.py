@@ -11,6 +11,7 @@
     GET  /__admin/events/procedures    list them;  DELETE: remove them all
     POST /__admin/events/fire          fire procedures for one order now
     GET  /__admin/events/deliveries    every delivery with its attempts; `pending` count
+    POST /__admin/events/settings      {"copies": 3}: send every delivery this many times
     GET  /__admin/contract             answers checked against the official description and
                                        the violations (when started with contract_check)
 """
@@ -127,6 +128,18 @@ def fire() -> ResponseReturnValue:
     except ProcedureError as exc:
         raise ApiError(400, str(exc), "bad_fire") from None
     return jsonify({"deliveries": [d.to_json() for d in deliveries]})
+
+
+@bp.post("/events/settings")
+def event_settings() -> ResponseReturnValue:
+    body = as_object(json_body())
+    events = sandbox().events
+    if body.get("copies") is not None:
+        copies = int(body["copies"])
+        if not 1 <= copies <= 10:
+            raise ApiError(400, "copies must be between 1 and 10", "bad_settings")
+        events.copies = copies
+    return jsonify({"copies": events.copies})
 
 
 @bp.get("/events/deliveries")

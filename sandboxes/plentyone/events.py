@@ -5,7 +5,8 @@ filters (referrers, order types) and one action: call a URL template with `[Orde
 substituted. Authentication is a shared secret (a bearer token, or a token in the URL);
 a signing secret (`whsec_…`) makes the delivery a Standard Webhooks one, as a relay in
 front of the receiver would send it. Failed calls are retried a few times with a doubling
-backoff; `duplicate` sends every delivery twice, as at-least-once senders do.
+backoff; `duplicate` sends every delivery twice (`copies` n times), as at-least-once
+senders do; `copies` set on the dispatcher applies to every procedure (chaos runs).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Procedure:
     query_token: str | None = None
     signing_secret: str | None = None
     duplicate: bool = False
+    copies: int = 1
     retries: int | None = None
     backoff: float | None = None
     active: bool = True
@@ -84,6 +86,7 @@ class Procedure:
             bearer_token=auth.get("bearer"), query_token=auth.get("queryToken"),
             signing_secret=str(secret) if secret else None,
             duplicate=bool(raw.get("duplicate", False)),
+            copies=max(1, int(raw.get("copies", 2 if raw.get("duplicate") else 1))),
             retries=int(raw["retries"]) if raw.get("retries") is not None else None,
             backoff=float(raw["backoff"]) if raw.get("backoff") is not None else None,
             active=bool(raw.get("active", True)),
@@ -97,6 +100,7 @@ class Procedure:
             "auth": {"bearer": "***" if self.bearer_token else None,
                      "queryToken": "***" if self.query_token else None},
             "signed": self.signing_secret is not None, "duplicate": self.duplicate,
+            "copies": self.copies,
             "retries": self.retries, "backoff": self.backoff, "active": self.active,
         }
 
@@ -163,6 +167,8 @@ class EventDispatcher:
         self._generation = 0
         self._stop = threading.Event()
         self._workers: list[threading.Thread] = []
+        # Every delivery of every procedure at least this many times (admin setting).
+        self.copies = 1
 
     # procedures -----------------------------------------------------------------------
     def register(self, raw: Any) -> Procedure:
@@ -186,6 +192,7 @@ class EventDispatcher:
             self._deliveries.clear()
             self._generation += 1
             self._pending = 0
+            self.copies = 1
 
     # triggers -------------------------------------------------------------------------
     def order_created(self, order_id: int) -> list[Delivery]:
@@ -279,7 +286,7 @@ class EventDispatcher:
             headers["webhook-timestamp"] = str(timestamp)
             headers["webhook-signature"] = sign(procedure.signing_secret, msg_id, timestamp,
                                                 body)
-        copies = 2 if procedure.duplicate else 1
+        copies = max(procedure.copies, self.copies)
         made = []
         with self._lock:
             generation = self._generation

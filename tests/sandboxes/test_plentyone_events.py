@@ -191,3 +191,14 @@ def test_fire_by_hand_with_an_inline_procedure(plenty: PlentyServer, receiver: R
     _wait_idle(plenty)
     calls = receiver.wait_for(2)
     assert [(c["method"], c["path"]) for c in calls] == [("PUT", f"/manual/{order['id']}")] * 2
+
+
+def test_global_copies_setting_repeats_every_delivery(
+    plenty: PlentyServer, receiver: Receiver,
+) -> None:
+    plenty.admin("POST", "/events/procedures", json={
+        "trigger": "new_order", "url": f"{receiver.url}/n/[OrderID]"})
+    assert plenty.admin("POST", "/events/settings", json={"copies": 3}) == {"copies": 3}
+    order = _new_order(plenty)
+    _wait_idle(plenty)
+    assert [c["path"] for c in receiver.wait_for(3)] == [f"/n/{order['id']}"] * 3
