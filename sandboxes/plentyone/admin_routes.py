@@ -5,6 +5,7 @@
     POST /__admin/plan                 {"reads_per_minute", "writes_per_minute", "daily_cap",
                                         "window_seconds", "route_limit"} | {"plan": "off"|tier}
     GET  /__admin/sessions             live sessions per account, login counts
+    DELETE /__admin/sessions           end every session (frees the session limit)
     POST /__admin/tokens/expire        every access token expires now (refresh still works)
     POST /__admin/orders               create an order as a shop or market would
     POST /__admin/events/procedures    register an event procedure
@@ -67,6 +68,12 @@ def sessions() -> ResponseReturnValue:
     return jsonify({"live": sb.sessions.live_count(), "logins": sb.sessions.logins,
                     "refreshes": sb.sessions.refreshes,
                     "rejectedLogins": sb.sessions.rejected_logins})
+
+
+@bp.delete("/sessions")
+def drop_sessions() -> ResponseReturnValue:
+    sandbox().sessions.drop_all()
+    return jsonify({"live": {}})
 
 
 @bp.post("/tokens/expire")

@@ -70,8 +70,11 @@ def create_app(config: SandboxConfig | None = None, **overrides: Any) -> Flask:
         if route in OPEN_ROUTES:
             g.rate_headers = sb.limiter.check(kind, route, consume=False).headers
             return None
+        key = f"{request.method} {route}"
+        # Headers even on a 401: the answer shows the budget without spending it.
+        g.rate_headers = sb.limiter.check(kind, key, consume=False).headers
         sb.sessions.authenticate(request.headers.get("Authorization"))
-        verdict = sb.limiter.check(kind, f"{request.method} {route}")
+        verdict = sb.limiter.check(kind, key)
         g.rate_headers = verdict.headers
         if not verdict.allowed:
             raise ApiError(429, "Too many requests: the plan's budget is used up",

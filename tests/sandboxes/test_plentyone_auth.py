@@ -112,3 +112,11 @@ def test_sessions_free_up_when_they_expire(plenty_factory: PlentyFactory) -> Non
         f"{plenty.url}/rest/login",
         json={"username": "spocc-demo", "password": "demo-password"}, timeout=5,
     ).status_code == 200)
+
+
+def test_dropping_sessions_frees_the_limit(plenty_factory: PlentyFactory) -> None:
+    plenty = plenty_factory(max_sessions=1)
+    plenty.login()
+    plenty.admin("DELETE", "/sessions")
+    assert plenty.admin("GET", "/sessions")["live"] == {}
+    plenty.login()

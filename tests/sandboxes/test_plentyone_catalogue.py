@@ -325,3 +325,37 @@ def test_lookups_can_be_created(plenty: PlentyServer) -> None:
         "attribute.created", "attribute_value.created", "category.created", "tag.created",
         "property.created", "barcode_type.created", "warehouse.created",
         "sales_price.created"}
+
+
+def test_concurrent_writers_each_land_exactly_once(plenty: PlentyServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    headers = plenty.authed()
+    vids = [v["id"] for v in _get(plenty, headers, "/rest/items/variations",
+                                  itemsPerPage=40)["entries"]]
+    route = f"{plenty.url}/rest/items/variations/variation_sales_prices"
+
+    def push(worker: int) -> list[int]:
+        codes = []
+        with requests.Session() as session:
+            for batch in range(10):
+                body = [{"variationId": v, "salesPriceId": 1 + worker % 3,
+                         "price": worker * 100 + batch} for v in vids[:20]]
+                codes.append(session.put(route, headers=headers, json=body,
+                                         timeout=10).status_code)
+        return codes
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(push, range(6)))
+    assert all(code == 200 for codes in results for code in codes)
+    entries = plenty.ledger("price.set")
+    assert len(entries) == 6 * 10 * 20
+    assert [e["seq"] for e in entries] == sorted(e["seq"] for e in entries)
+    # Each (variation, price) ends at the last value some worker wrote for it.
+    final = {(e["data"]["variationId"], e["data"]["salesPriceId"]): e["data"]["price"]
+             for e in entries}
+    view = _get(plenty, headers, "/rest/items/variations/variation_sales_prices",
+                itemsPerPage=250)
+    shown = {(p["variationId"], p["salesPriceId"]): p["price"]
+             for p in view["entries"].values()}
+    assert shown == final

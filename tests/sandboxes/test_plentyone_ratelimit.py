@@ -16,7 +16,9 @@ def test_every_answer_carries_the_three_header_families(plenty: PlentyServer) ->
     headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
     answers = [login,
                plenty.http.get(f"{plenty.url}/rest/tags", headers=headers, timeout=5),
-               plenty.http.get(f"{plenty.url}/rest/orders/99999", headers=headers, timeout=5)]
+               plenty.http.get(f"{plenty.url}/rest/orders/99999", headers=headers, timeout=5),
+               plenty.http.get(f"{plenty.url}/rest/tags", timeout=5)]
+    assert [a.status_code for a in answers] == [200, 200, 404, 401]
     for answer in answers:
         for family in HEADER_FAMILIES:
             for part in ("Limit", "Calls-Left", "Decay"):
