@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -330,3 +331,38 @@ def test_referrers_and_return_reasons_include_no_reason(spocc: SpoccServer) -> N
     reasons = spocc.tx("GET", "/return-reasons").json()["items"]
     assert {"id": 1, "name": "No reason"} in reasons
     assert spocc.tx("GET", "/referrers").json()["totalCount"] >= 1
+
+
+def test_concurrent_registrations_never_oversell(spocc: SpoccServer) -> None:
+    (spocc_id,) = _in_stock(spocc, count=1)
+    spocc.admin("POST", "/stock", json={"spoccId": spocc_id, "channelStore": 1, "onHand": 5})
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def register(n: int) -> None:
+        answer = spocc.tx("POST", "/orders", json=_order([spocc_id], plenty_order_id=9000 + n),
+                          idem=f"rush-{n}")
+        with lock:
+            statuses.append(answer.status_code)
+
+    threads = [threading.Thread(target=register, args=(n,)) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert sorted(statuses) == [201] * 5 + [422] * 7
+    assert len(spocc.ledger("order.registered")) == 5
+    stock = spocc.stock(f"/stock/{spocc_id}").json()["stock"][0]
+    assert (stock["onHand"], stock["reserved"], stock["available"]) == (5, 5, 0)
+
+
+def test_timestamps_with_an_offset_are_taken_as_that_instant(
+    spocc: SpoccServer, registered: dict[str, Any]
+) -> None:
+    updated = registered["updatedAt"]  # e.g. 2026-11-23T19:40:00.123456Z
+    moment = datetime.fromisoformat(updated).astimezone(timezone(timedelta(hours=1)))
+    same_instant = moment.isoformat()  # +01:00, one hour "later" on the clock face
+    hit = spocc.tx("GET", "/orders", params={"changedSince": same_instant}).json()
+    assert hit["totalCount"] == 1
+    later = (moment + timedelta(microseconds=1)).isoformat()
+    assert spocc.tx("GET", "/orders", params={"changedSince": later}).json()["totalCount"] == 0
