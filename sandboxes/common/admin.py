@@ -2,6 +2,8 @@
 
     GET  /__admin/faults            current fault rules (with how often each fired)
     POST /__admin/faults            {"seed": 7, "rules": [{"kind": "error", "rate": 0.2, ...}]}
+                                    kinds: error, rate_limit, slow, hang, drop_after_effect,
+                                    corrupt (see sandboxes/common/faults.py FaultRule)
     DELETE /__admin/faults          no faults
     GET  /__admin/ledger?kind=a&kind=b&since=<seq>   side effects, in order
     GET  /__admin/stats             call counts per method + route, reads vs writes

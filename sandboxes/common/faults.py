@@ -1,10 +1,11 @@
 """Fault injection as WSGI middleware, configured at runtime through the admin endpoint.
 
 The faults are the ones a connector meets in production: 5xx answers, 429 with Retry-After,
-slow answers, hangs past the client's timeout, and the worst one — the side effect applied,
-then the connection dropped before the answer (the client cannot know whether its order was
-registered). Draws come from one seeded generator, so a test that sends the same requests in
-the same order sees the same faults.
+slow answers, hangs past the client's timeout, answers with a field missing or of the wrong
+type (`corrupt`), and the worst one — the side effect applied, then the connection dropped
+before the answer (the client cannot know whether its order was registered). Draws come
+from one seeded generator, so a test that sends the same requests in the same order sees the
+same faults.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # answers in its own API's error format.
 ErrorBody = Callable[[int, str, str, dict[str, Any]], dict[str, Any]]
 
-FAULT_KINDS = ("error", "rate_limit", "slow", "hang", "drop_after_effect")
+FAULT_KINDS = ("error", "rate_limit", "slow", "hang", "drop_after_effect", "corrupt")
 
 
 class FaultConfigError(ValueError):
@@ -49,6 +50,8 @@ class FaultRule:
     path: str | None = None
     methods: tuple[str, ...] | None = None
     times: int | None = None
+    remove: tuple[str, ...] = ()
+    replace: dict[str, Any] | None = None
     fired: int = 0
 
     def __post_init__(self) -> None:
@@ -60,6 +63,8 @@ class FaultRule:
             raise FaultConfigError("status of an error fault must be 5xx")
         if self.delay < 0 or self.retry_after < 0:
             raise FaultConfigError("delay and retryAfter must not be negative")
+        if self.kind == "corrupt" and not (self.remove or self.replace):
+            raise FaultConfigError("a corrupt fault needs `remove` paths or `replace` values")
         if self.kind == "hang" and self.delay == 0:
             self.delay = 30.0
         try:
@@ -84,6 +89,8 @@ class FaultRule:
                 path=raw.get("path"),
                 methods=tuple(methods) if methods else None,
                 times=int(raw["times"]) if raw.get("times") is not None else None,
+                remove=tuple(str(p) for p in raw.get("remove") or ()),
+                replace=dict(raw["replace"]) if raw.get("replace") else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, FaultConfigError):
@@ -100,6 +107,8 @@ class FaultRule:
             "path": self.path,
             "methods": list(self.methods) if self.methods else None,
             "times": self.times,
+            "remove": list(self.remove),
+            "replace": self.replace,
             "fired": self.fired,
         }
 
@@ -202,6 +211,8 @@ class FaultInjector:
             return _json_answer(
                 start_response, 429, body, [("Retry-After", str(rule.retry_after))]
             )
+        if rule.kind == "corrupt":
+            return _corrupted(rule, app, environ, start_response)
         if rule.kind == "slow":
             self._release.wait(rule.delay)
             return app(environ, start_response)
@@ -219,6 +230,73 @@ class FaultInjector:
             if close is not None:
                 close()
         _drop(environ)
+
+
+def _corrupted(
+    rule: FaultRule,
+    app: WSGIApp,
+    environ: dict[str, Any],
+    start_response: Callable[..., Any],
+) -> list[bytes]:
+    """The app's JSON answer with fields removed or replaced (a client must name the field
+    it cannot read). Paths are dotted, list positions are numbers, `*` means every element:
+    `items.0.prices.retail`, `items.*.spoccId`. An answer that is not JSON passes unchanged."""
+    captured: dict[str, Any] = {}
+
+    def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        captured["status"], captured["headers"] = status, headers
+        return lambda data: None
+
+    result = app(environ, capture)
+    try:
+        body = b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    if document is not None:
+        for path in rule.remove:
+            _edit(document, path.split("."), remove=True, value=None)
+        for path, value in (rule.replace or {}).items():
+            _edit(document, path.split("."), remove=False, value=value)
+        body = json.dumps(document).encode()
+    headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+    start_response(captured["status"], [*headers, ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _edit(node: Any, steps: list[str], remove: bool, value: Any) -> None:
+    if not steps:
+        return
+    step, rest = steps[0], steps[1:]
+    if isinstance(node, list):
+        if step == "*":
+            targets = list(range(len(node)))
+        elif step.lstrip("-").isdigit() and -len(node) <= int(step) < len(node):
+            targets = [int(step)]
+        else:
+            return
+        for index in sorted(targets, reverse=True):
+            if rest:
+                _edit(node[index], rest, remove, value)
+            elif remove:
+                del node[index]
+            else:
+                node[index] = value
+    elif isinstance(node, dict):
+        keys = list(node) if step == "*" else [step]
+        for key in keys:
+            if rest:
+                if key in node:
+                    _edit(node[key], rest, remove, value)
+            elif remove:
+                node.pop(key, None)
+            else:
+                node[key] = value
 
 
 def _drop(environ: dict[str, Any]) -> NoReturn:

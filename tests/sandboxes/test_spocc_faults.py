@@ -120,7 +120,8 @@ def test_admin_routes_are_never_faulted(spocc: SpoccServer) -> None:
 
 def test_bad_fault_rules_are_refused(spocc: SpoccServer) -> None:
     for rule in ({"kind": "explode"}, {"kind": "error", "rate": 2},
-                 {"kind": "error", "status": 404}, {"kind": "slow", "path": "("}):
+                 {"kind": "error", "status": 404}, {"kind": "slow", "path": "("},
+                 {"kind": "corrupt"}):
         answer = spocc.http.post(f"{spocc.url}/__admin/faults", json={"rules": [rule]},
                                  timeout=10)
         assert answer.status_code == 400, rule
@@ -157,3 +158,20 @@ def test_reset_clears_orders_ledger_faults_stats_and_mutations(spocc: SpoccServe
     assert spocc.admin("GET", "/info")["generation"] == 0
     since = "2026-01-02T00:00:00Z"
     assert spocc.stock("/stock", params={"changedSince": since}).json()["totalCount"] == 0
+
+
+def test_corrupt_answers_lose_or_retype_the_named_fields(spocc: SpoccServer) -> None:
+    _faults(spocc, {"kind": "corrupt", "path": "/stock$", "times": 1,
+                    "remove": ["items.0.prices.retail", "items.*.changedAt"],
+                    "replace": {"totalCount": "many", "items.1.stock.0.onHand": "five"}})
+    bad = spocc.stock("/stock", params={"pageSize": 3})
+    assert bad.status_code == 200
+    body = bad.json()
+    assert int(bad.headers["Content-Length"]) == len(bad.content)
+    assert body["totalCount"] == "many"
+    assert "retail" not in body["items"][0]["prices"]
+    assert all("changedAt" not in item for item in body["items"])
+    assert body["items"][1]["stock"][0]["onHand"] == "five"
+    good = spocc.stock("/stock", params={"pageSize": 3}).json()
+    assert good["totalCount"] == 600 and "retail" in good["items"][0]["prices"]
+    assert spocc.admin("GET", "/stats")["faults"] == {"corrupt": 1}
