@@ -4,7 +4,7 @@
     with start(variations=16_000, seed=1) as spocc:      # background thread, port 0
         spocc.url, spocc.credentials.keys["global-stock"], spocc.admin.ledger
 
-Foreground: `python -m sandboxes.spocc --port 8710` (prints URL and demo keys).
+Foreground: `python -m sandboxes.spocc --port 8082` (prints URL and demo keys).
 """
 
 from sandboxes.spocc.app import create_app

@@ -12,7 +12,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m sandboxes.spocc",
                                      description="Run the SPoCC sandbox in the foreground.")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8710)
+    parser.add_argument("--port", type=int, default=8082)
     parser.add_argument("--variations", type=int, default=DEFAULT_VARIATIONS)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     args = parser.parse_args()

@@ -73,7 +73,7 @@ def banner(url: str, credentials: Credentials) -> str:
 
 def serve(
     host: str = "127.0.0.1",
-    port: int = 8710,
+    port: int = 8082,
     variations: int = DEFAULT_VARIATIONS,
     seed: int = DEFAULT_SEED,
 ) -> None:
