@@ -292,6 +292,10 @@ class Catalogue:
     def _article_end(self, k: int) -> int:
         return int(self._offsets[k + 1]) if k + 1 < len(self._offsets) else self.size
 
+    def product_group_of(self, k: int) -> ProductGroup:
+        """Article `k`'s product group, without building the article."""
+        return self._shape(k).group
+
     def article_of(self, i: int) -> int:
         return bisect.bisect_right(self._offsets, i) - 1
 

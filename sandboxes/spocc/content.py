@@ -111,7 +111,7 @@ def content_blueprint(
         if group_id not in group_members:
             group_members[group_id] = [
                 k for k in range(catalogue.article_count)
-                if catalogue.article(k).product_group.id == group_id
+                if catalogue.product_group_of(k).id == group_id
             ]
         return group_members[group_id]
 
