@@ -168,6 +168,8 @@ def up(
     try:
         for part in parts:
             part.proc = subprocess.Popen(part.argv, start_new_session=True)
+            if part.name.endswith("sandbox"):
+                _wait_http(f"{part.where}/__admin/info", part)
         _show(parts, s.database_url, embedded.broker_url if embedded else s.broker_url or "")
         _demo_task(parts, flower_port)
         started = time.monotonic()
@@ -185,6 +187,19 @@ def up(
         if embedded is not None:
             embedded.stop()
         out.print("stopped")
+
+
+def _wait_http(url: str, part: Part, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if part.proc is not None and part.proc.poll() is not None:
+            fail(f"{part.name} exited with {part.proc.returncode}")
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    fail(f"{part.name} did not answer at {url} within {timeout:.0f} s")
 
 
 def _show(parts: list[Part], database_url: str, broker: str) -> None:

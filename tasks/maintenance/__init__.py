@@ -1,5 +1,5 @@
-"""Housekeeping tasks: retention and the demo ping."""
+"""Housekeeping tasks: retention, the demo ping and the benchmark baseline."""
 
-from tasks.maintenance import demo, reaper
+from tasks.maintenance import bench, demo, reaper
 
-__all__ = ["demo", "reaper"]
+__all__ = ["bench", "demo", "reaper"]
