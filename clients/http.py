@@ -18,6 +18,7 @@ from __future__ import annotations
 import json as jsonlib
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -185,6 +186,12 @@ class HttpClient:
         self.session = make_session(pool_size, self.retry.connect_retries, self.retry.backoff)
         self.session.headers["User-Agent"] = user_agent
         self.session.headers["Accept"] = "application/json"
+        self._local = threading.local()
+
+    @property
+    def last_rate_wait(self) -> float:
+        """Seconds the last call on this thread waited for rate-limit slots (all attempts)."""
+        return float(getattr(self._local, "rate_wait", 0.0))
 
     def close(self) -> None:
         self.session.close()
@@ -216,11 +223,15 @@ class HttpClient:
         limiter = self.read_limiter if method in SAFE_METHODS else self.write_limiter
         refreshed = False
         attempt = 0
+        self._local.rate_wait = 0.0
         while True:
             if self.breaker is not None:
                 self.breaker.before_call()
             if limiter is not None:
-                limiter.acquire(priority=priority, timeout=self.acquire_timeout)
+                waited = limiter.acquire(priority=priority, timeout=self.acquire_timeout)
+                self._local.rate_wait += waited
+                if waited > 1.0:
+                    log.info("%s %s waited %.1fs for a rate-limit slot", self.api, call, waited)
             extra: dict[str, str] = {}
             if headers is not None:
                 extra.update(headers() if callable(headers) else headers)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from clients.errors import RateLimitTimeout
 ORDERS = "orders"
 CATALOGUE = "catalogue"
 
-# Returns 0 when a call may go now, else the milliseconds to wait before asking again.
+# Returns {0, now} when a call may go now, else {milliseconds to wait, now}.
 _ACQUIRE = """
 local key = KEYS[1]
 local prio = ARGV[1]
@@ -65,26 +66,28 @@ if prio == 'orders' then
   end
 end
 if blocked > now then
-  return blocked - now
+  return {blocked - now, now}
 end
 if left == nil or now >= reset_at then
+  -- our own rollover: the reset time is a guess until the API's first answer in it
   left = limit
   cat_used = 0
   reset_at = now + window
+  redis.call('HSET', key, 'window_start', now, 'guess', 1)
 end
 local margin = math.max(margin_min, math.ceil(limit * margin_ratio))
 if left - margin <= 0 then
   redis.call('HSET', key, 'left', left, 'reset_at', reset_at, 'cat_used', cat_used,
              'limit', limit)
   redis.call('PEXPIRE', key, ttl)
-  return math.max(1, reset_at - now)
+  return {math.max(1, reset_at - now), now}
 end
 if prio ~= 'orders' and orders_until > now then
   if cat_used >= math.floor(limit * share) then
     redis.call('HSET', key, 'left', left, 'reset_at', reset_at, 'cat_used', cat_used,
                'limit', limit)
     redis.call('PEXPIRE', key, ttl)
-    return math.max(1, math.min(reset_at, orders_until) - now)
+    return {math.max(1, math.min(reset_at, orders_until) - now), now}
   end
 end
 left = left - 1
@@ -92,11 +95,12 @@ if prio ~= 'orders' then cat_used = cat_used + 1 end
 redis.call('HSET', key, 'left', left, 'reset_at', reset_at, 'cat_used', cat_used,
            'limit', limit)
 redis.call('PEXPIRE', key, ttl)
-return 0
+return {0, now}
 """
 
 # ARGV: limit, calls_left, decay_s (-1 unknown), slack_ms, long_left (-1), long_decay_s,
-#       long_margin, route_left (-1), route_decay_s, margin_ratio, margin_min, ttl
+#       long_margin, route_left (-1), route_decay_s, margin_ratio, margin_min, ttl,
+#       granted_at (Redis ms when the answered call got its slot; -1 unknown)
 _OBSERVE = """
 local key = KEYS[1]
 local limit = tonumber(ARGV[1])
@@ -111,34 +115,42 @@ local route_decay = tonumber(ARGV[9])
 local margin_ratio = tonumber(ARGV[10])
 local margin_min = tonumber(ARGV[11])
 local ttl = tonumber(ARGV[12])
+local granted_at = tonumber(ARGV[13])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local h = redis.call('HMGET', key, 'left', 'reset_at', 'window', 'blocked_until', 'limit')
+local h = redis.call('HMGET', key, 'left', 'reset_at', 'window', 'blocked_until', 'limit',
+                     'window_start', 'guess')
 local left = tonumber(h[1])
 local reset_at = tonumber(h[2]) or 0
 local window = tonumber(h[3])
 local blocked = tonumber(h[4]) or 0
 local old_limit = tonumber(h[5])
+local window_start = tonumber(h[6]) or 0
+local guess = tonumber(h[7]) or 0
 if limit >= 0 and decay >= 0 then
   local new_reset = now + decay * 1000 + slack
   -- the first answer of a window tells its length (decay counts down from it)
   if window == nil or decay * 1000 > window then window = decay * 1000 end
   if left == nil or now >= reset_at or new_reset > reset_at + window / 2 then
-    -- a window we have not counted in yet: the API's figure is all we know
+    -- the API is in a window we have not counted in yet: its figures are all we know
     left = calls_left
     reset_at = new_reset
-    redis.call('HSET', key, 'cat_used', 0)
+    redis.call('HSET', key, 'cat_used', 0, 'window_start', math.max(granted_at, 0), 'guess', 0)
     redis.call('HSET', key, 'limit', limit, 'left', left, 'reset_at', reset_at, 'window', window)
-  elseif new_reset >= reset_at - window / 2 then
+  elseif granted_at >= 0 and granted_at < window_start then
+    -- a late answer to a call made before our window began: its figures are stale
+  else
     -- the window we count in: what we took from it stays taken under the real limit
-    -- (the window may have started under the assumed default), a lower figure wins,
-    -- a later reset wins
+    -- (it may have started under the assumed default), and a lower figure wins
     if old_limit ~= nil and old_limit ~= limit then left = limit - (old_limit - left) end
     if calls_left < left then left = calls_left end
-    if new_reset > reset_at then reset_at = new_reset end
+    if guess == 1 or new_reset > reset_at then
+      -- our guessed reset gives way to the API's; of the API's, the latest wins
+      reset_at = new_reset
+      redis.call('HSET', key, 'guess', 0)
+    end
     redis.call('HSET', key, 'limit', limit, 'left', left, 'reset_at', reset_at, 'window', window)
   end
-  -- else: a late answer from a window that has already ended; its figures are stale
 end
 local margin = math.max(margin_min, math.ceil(math.max(limit, 0) * margin_ratio))
 if long_left >= 0 and long_left <= long_margin then
@@ -241,6 +253,7 @@ class RateLimiter:
         self._acquire = redis.register_script(_ACQUIRE)
         self._observe = redis.register_script(_OBSERVE)
         self._block = redis.register_script(_BLOCK)
+        self._local = threading.local()
         s = self.settings
         self._acquire_args: dict[str, list[Any]] = {
             prio: [
@@ -259,8 +272,11 @@ class RateLimiter:
     def try_acquire(self, priority: str = CATALOGUE) -> float:
         """Take a slot if there is one: 0.0, else the seconds to wait before asking again."""
         args = self._acquire_args.get(priority) or self._acquire_args[CATALOGUE]
-        wait_ms = int(self._acquire(keys=[self.key], args=args))
-        return wait_ms / 1000.0
+        wait_ms, now_ms = self._acquire(keys=[self.key], args=args)
+        if int(wait_ms) == 0:
+            # observe() on this thread tells which window the answer belongs to
+            self._local.granted_at = int(now_ms)
+        return int(wait_ms) / 1000.0
 
     def acquire(self, priority: str = CATALOGUE, timeout: float | None = None) -> float:
         """Wait for a slot; returns the seconds waited. Raises RateLimitTimeout after `timeout`."""
@@ -313,6 +329,7 @@ class RateLimiter:
                 s.margin_ratio,
                 s.margin_min,
                 int(s.state_ttl * 1000),
+                int(getattr(self._local, "granted_at", -1)),
             ],
         )
 
