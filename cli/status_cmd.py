@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 import click
 import redis
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from cli.console import out
 from cli.services import ensure_broker
-from schemas.config import ConfigError
+from schemas.config import ConfigError, ConnectionConfig
 from store import config_store, migrate
 from store.models import Connection, DeadLetter
 from store.secrets import SecretKeyError
@@ -66,7 +67,7 @@ def status() -> None:
     out.print(ctable)
 
 
-def run_checks() -> list[Finding]:
+def run_checks(only: str | None = None) -> list[Finding]:
     s = runtime.settings()
     findings: list[Finding] = []
     try:
@@ -86,22 +87,30 @@ def run_checks() -> list[Finding]:
             Finding("database", False, f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}")
         )
         return findings
+    broker_ok = False
     try:
         runtime.redis_client().ping()
         findings.append(Finding("broker", True, "reachable"))
+        broker_ok = True
     except (redis.RedisError, RuntimeError) as exc:
         findings.append(Finding("broker", False, str(exc)))
     if current == head:
         with runtime.db() as session:
             ids = config_store.connection_ids(session)
-            if not ids:
+            if only is not None:
+                if only not in ids:
+                    findings.append(Finding(f"connection {only}", False, "not configured"))
+                ids = [only] if only in ids else []
+            elif not ids:
                 findings.append(
                     Finding("configuration", False, "no connection: `spocc config apply FILE`")
                 )
             for conn_id in ids:
                 try:
-                    config_store.load(session, runtime.secret_box(), conn_id)
+                    conn = config_store.load(session, runtime.secret_box(), conn_id)
                     findings.append(Finding(f"connection {conn_id}", True, "configuration valid"))
+                    if broker_ok:
+                        findings.extend(api_findings(conn))
                 except ConfigError as exc:
                     for line in exc.errors:
                         findings.append(Finding(f"connection {conn_id}", False, line))
@@ -110,15 +119,35 @@ def run_checks() -> list[Finding]:
     return findings
 
 
+def api_findings(conn: ConnectionConfig) -> list[Finding]:
+    """Credentials and every mapped id, asked of both APIs (the clients share tokens and
+    rate limits through Redis, so a check never costs a worker its budget)."""
+    import clients
+    from clients.integration_check import check_connection
+
+    try:
+        plenty = clients.build_plentyone(conn, runtime.redis_client(), priority="orders")
+        spocc = clients.build_spocc(conn, runtime.redis_client(), priority="orders")
+    except ValueError as exc:
+        return [Finding(f"connection {conn.id}", False, str(exc))]
+    try:
+        return [Finding(f.item, f.ok, f.detail) for f in check_connection(conn, plenty, spocc)]
+    finally:
+        plenty.close()
+        spocc.close()
+
+
 @click.command()
-def check() -> None:
-    """Configuration valid, database reachable and migrated, broker reachable."""
+@click.option("--connection", "connection_id", default=None, help="Check only this connection.")
+def check(connection_id: str | None) -> None:
+    """Configuration valid, database and broker reachable, credentials accepted, every
+    mapped id present in PlentyONE and SPoCC."""
     ensure_broker_soft()
-    findings = run_checks()
-    table = Table("item", "", "detail")
+    findings = run_checks(connection_id)
+    # One line per finding, never truncated: operators grep it and CI logs keep it whole.
     for f in findings:
-        table.add_row(f.item, "[green]ok[/]" if f.ok else "[red]FAIL[/]", f.detail)
-    out.print(table)
+        mark = "[green]ok  [/]" if f.ok else "[red]FAIL[/]"
+        out.print(f"{mark} {escape(f.item)}: {escape(f.detail)}", soft_wrap=True)
     if not all(f.ok for f in findings):
         raise click.exceptions.Exit(1)
 

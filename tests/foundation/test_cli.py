@@ -27,12 +27,13 @@ def spocc(
     )
 
 
-def test_check_passes_on_a_configured_system(spocc_env, tmp_path):
-    applied = spocc(spocc_env.env, "config", "apply", str(ROOT / "cli" / "demo_connection.yaml"))
-    assert applied.returncode == 0, applied.stderr
-    result = spocc(spocc_env.env, "check")
+def test_check_passes_on_a_configured_system(spocc_env, connection):
+    result = spocc(spocc_env.env, "check", "--connection", connection.id)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "FAIL" not in result.stdout
+    for item in ("database: reachable", "broker: reachable", "configuration valid",
+                 "PlentyONE credentials: accepted", "SPoCC API keys: accepted"):
+        assert item in result.stdout
 
 
 def test_check_names_the_unreachable_broker(spocc_env):
