@@ -82,15 +82,22 @@ def overhead(calls: int) -> dict[str, float]:
 def _client(url: str, prefix: str, priority: str) -> PlentyOneClient:
     # Limiter settings left at their defaults: the plan is learned from the headers.
     return PlentyOneClient(
-        url, USER, Secret(PASSWORD), connection_id="bench", redis=redislib.Redis.from_url(
-            REDIS_URL), key_prefix=prefix, priority=priority,
-        retry=RetryPolicy(attempts=5, backoff=0.1), timeouts=Timeouts(connect=3.05, read=30),
+        url,
+        USER,
+        Secret(PASSWORD),
+        connection_id="bench",
+        redis=redislib.Redis.from_url(REDIS_URL),
+        key_prefix=prefix,
+        priority=priority,
+        retry=RetryPolicy(attempts=5, backoff=0.1),
+        timeouts=Timeouts(connect=3.05, read=30),
         acquire_timeout=600,
     )
 
 
-def push(url: str, prefix: str, start_at: float, seconds: float, variations: list[int],
-         warehouse: int) -> dict[str, Any]:
+def push(
+    url: str, prefix: str, start_at: float, seconds: float, variations: list[int], warehouse: int
+) -> dict[str, Any]:
     client = _client(url, prefix, CATALOGUE)
     client.token.get()
     time.sleep(max(0.0, start_at - time.time()))
@@ -99,8 +106,9 @@ def push(url: str, prefix: str, start_at: float, seconds: float, variations: lis
     while time.time() < end:
         vid = variations[done % len(variations)]
         try:
-            client.correct_stock(warehouse, [{"variationId": vid, "quantity": done % 40,
-                                              "reasonId": 301}])
+            client.correct_stock(
+                warehouse, [{"variationId": vid, "quantity": done % 40, "reasonId": 301}]
+            )
             done += 1
         except Exception as exc:  # counted and reported, the push goes on
             failed += 1
@@ -108,8 +116,9 @@ def push(url: str, prefix: str, start_at: float, seconds: float, variations: lis
     return {"done": done, "failed": failed}
 
 
-def orders(url: str, prefix: str, start_at: float, seconds: float, every: float,
-           order_id: int) -> dict[str, Any]:
+def orders(
+    url: str, prefix: str, start_at: float, seconds: float, every: float, order_id: int
+) -> dict[str, Any]:
     client = _client(url, prefix, ORDERS)
     client.token.get()
     time.sleep(max(0.0, start_at - time.time()))
@@ -132,27 +141,52 @@ def orders(url: str, prefix: str, start_at: float, seconds: float, every: float,
 def budget_run(args: argparse.Namespace) -> dict[str, Any]:
     from sandboxes.plentyone import start_background
 
-    plan = {"reads_per_minute": 280, "writes_per_minute": args.writes,
-            "daily_cap": None, "window_seconds": args.window}
+    plan = {
+        "reads_per_minute": 280,
+        "writes_per_minute": args.writes,
+        "daily_cap": None,
+        "window_seconds": args.window,
+    }
     server = start_background(variations=50, plan=plan)
     prefix = f"bench:{uuid.uuid4().hex[:8]}:"
     try:
         setup = _client(server.url, prefix, CATALOGUE)
         variations = [v["id"] for v in setup.variations()]
         warehouse = setup.warehouses()[0]["id"]
-        order = requests.post(f"{server.url}/__admin/orders", json={
-            "referrerId": 104.01, "statusId": 5, "warehouseId": warehouse, "fireEvents": False,
-            "lines": [{"variationId": variations[0], "quantity": 1, "price": 9.95}]},
-            timeout=10).json()
+        order = requests.post(
+            f"{server.url}/__admin/orders",
+            json={
+                "referrerId": 104.01,
+                "statusId": 5,
+                "warehouseId": warehouse,
+                "fireEvents": False,
+                "lines": [{"variationId": variations[0], "quantity": 1, "price": 9.95}],
+            },
+            timeout=10,
+        ).json()
         requests.delete(f"{server.url}/__admin/stats", timeout=10)
         start_at = time.time() + 5.0
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=args.workers + 1, mp_context=ctx) as pool:
-            pushes = [pool.submit(push, server.url, prefix, start_at, args.duration,
-                                  variations, warehouse) for _ in range(args.workers)]
-            order_future = (pool.submit(orders, server.url, prefix, start_at, args.duration,
-                                        args.order_every, order["id"])
-                            if args.order_every > 0 else None)
+            pushes = [
+                pool.submit(
+                    push, server.url, prefix, start_at, args.duration, variations, warehouse
+                )
+                for _ in range(args.workers)
+            ]
+            order_future = (
+                pool.submit(
+                    orders,
+                    server.url,
+                    prefix,
+                    start_at,
+                    args.duration,
+                    args.order_every,
+                    order["id"],
+                )
+                if args.order_every > 0
+                else None
+            )
             pushed = [f.result() for f in pushes]
             ordered = order_future.result() if order_future else {"waits": [], "failed": 0}
         stats = requests.get(f"{server.url}/__admin/stats", timeout=10).json()
@@ -189,29 +223,41 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=60.0, help="the plan's window, s")
     parser.add_argument("--writes", type=int, default=120, help="writes per window")
     parser.add_argument("--workers", type=int, default=2, help="pushing processes")
-    parser.add_argument("--order-every", type=float, default=7.0,
-                        help="seconds between order calls (0: none)")
+    parser.add_argument(
+        "--order-every", type=float, default=7.0, help="seconds between order calls (0: none)"
+    )
     parser.add_argument("--overhead-calls", type=int, default=20_000)
     parser.add_argument("--skip-budget", action="store_true", help="overhead only")
     args = parser.parse_args()
 
     o = overhead(args.overhead_calls)
     print(f"limiter overhead over {args.overhead_calls} calls against {REDIS_URL}:")
-    print(f"  acquire  median {o['acquire_median_ms']:.3f} ms   p99 {o['acquire_p99_ms']:.3f} ms"
-          "   (target <= 0.3 ms)")
+    print(
+        f"  acquire  median {o['acquire_median_ms']:.3f} ms   p99 {o['acquire_p99_ms']:.3f} ms"
+        "   (target <= 0.3 ms)"
+    )
     print(f"  observe  median {o['observe_median_ms']:.3f} ms   p99 {o['observe_p99_ms']:.3f} ms")
     if args.skip_budget:
         return
-    print(f"budget run: {args.workers} workers, {args.writes} writes / {args.window:g} s, "
-          f"{args.duration:g} s, an order call every {args.order_every:g} s ...", flush=True)
+    print(
+        f"budget run: {args.workers} workers, {args.writes} writes / {args.window:g} s, "
+        f"{args.duration:g} s, an order call every {args.order_every:g} s ...",
+        flush=True,
+    )
     b = budget_run(args)
-    print(f"  writes answered 2xx   {b['writes_ok']}  (catalogue {b['catalogue_writes']}, "
-          f"orders {b['order_writes']}, failed {b['failed_calls']})")
+    print(
+        f"  writes answered 2xx   {b['writes_ok']}  (catalogue {b['catalogue_writes']}, "
+        f"orders {b['order_writes']}, failed {b['failed_calls']})"
+    )
     print(f"  429 answers           {b['status_429']}   (target 0)")
-    print(f"  budget used           {b['budget_used_pct']:.1f} % of {b['budget']:.0f}"
-          "   (target >= 90 %)")
-    print(f"  order call wait       max {b['order_wait_max_s']:.2f} s, median "
-          f"{b['order_wait_median_s']:.2f} s   (target < {b['window_s']:g} s)")
+    print(
+        f"  budget used           {b['budget_used_pct']:.1f} % of {b['budget']:.0f}"
+        "   (target >= 90 %)"
+    )
+    print(
+        f"  order call wait       max {b['order_wait_max_s']:.2f} s, median "
+        f"{b['order_wait_median_s']:.2f} s   (target < {b['window_s']:g} s)"
+    )
 
 
 if __name__ == "__main__":
