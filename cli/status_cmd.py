@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import click
 import redis
@@ -65,6 +66,37 @@ def status() -> None:
             c.id, "yes" if c.test_mode else "no", str(c.revision), paused, str(open_dl.get(c.id, 0))
         )
     out.print(ctable)
+    api_table = Table("connection", "API", "circuit", "budget left", "note")
+    for c in conns:
+        for api, breaker, rate in api_states(c.id):
+            note = breaker.get("last_error", "")[:60] if breaker["state"] != "closed" else ""
+            if rate.get("blocked_for"):
+                note = f"waiting out Retry-After {rate['blocked_for']:.0f}s"
+            left = f"{rate['left']}/{rate['limit']}" if "limit" in rate and "left" in rate else "-"
+            api_table.add_row(c.id, api, breaker["state"], left, note)
+    out.print(api_table)
+
+
+def api_states(connection_id: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(API, breaker state, rate-limit state) per external API of one connection, as every
+    worker sees them (the state lives in Redis)."""
+    import clients
+
+    try:
+        conn = runtime.connection(connection_id)
+        plenty = clients.build_plentyone(conn, runtime.redis_client())
+        spocc = clients.build_spocc(conn, runtime.redis_client())
+    except (ConfigError, SecretKeyError, ValueError):
+        return []
+    try:
+        p = plenty.state()
+        rows = [("plentyone writes", p["breaker"], p["writes"]),
+                ("plentyone reads", p["breaker"], p["reads"])]
+        rows += [(f"spocc {api}", st["breaker"], st["rate"]) for api, st in spocc.state().items()]
+        return rows
+    finally:
+        plenty.close()
+        spocc.close()
 
 
 def run_checks(only: str | None = None) -> list[Finding]:

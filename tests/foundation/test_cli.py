@@ -99,3 +99,16 @@ def test_up_runs_the_whole_system_on_embedded_defaults(tmp_path):
     assert (tmp_path / "var" / "appendonly.aof").exists() or any(
         (tmp_path / "var").glob("appendonlydir*")
     )
+
+
+def test_status_shows_queues_workers_connections_and_circuits(spocc_env, connection,
+                                                              worker_factory):
+    worker_factory(queues="default", concurrency=1, name="statusw")
+    result = spocc(spocc_env.env, "status")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for queue in ("orders", "catalogue", "default"):
+        assert queue in out
+    assert "statusw-0@" in out
+    assert connection.id in out
+    assert "plentyone writes" in out and "closed" in out
