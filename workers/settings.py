@@ -25,7 +25,6 @@ def _int(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class Retention:
-    idempotency_key_seconds: int = 96 * 3600  # longer than every sender's retry horizon (72 h)
     attempt_seconds: int = 30 * DAY
     resolved_dead_letter_seconds: int = 30 * DAY
     order_state_seconds: int = 180 * DAY
@@ -88,6 +87,12 @@ def load_settings() -> Settings:
         # How often a worker sweeps for messages whose visibility timeout ran out (kombu's
         # default scans every ~100 s; tests with a seconds-long timeout set 1).
         unacked_restore_interval=_int("SPOCC_UNACKED_RESTORE_INTERVAL", 10),
+        retention=Retention(
+            attempt_seconds=_int("SPOCC_RETAIN_ATTEMPTS_DAYS", 30) * DAY,
+            resolved_dead_letter_seconds=_int("SPOCC_RETAIN_DEAD_LETTERS_DAYS", 30) * DAY,
+            order_state_seconds=_int("SPOCC_RETAIN_ORDERS_DAYS", 180) * DAY,
+            sync_run_seconds=_int("SPOCC_RETAIN_SYNC_RUNS_DAYS", 90) * DAY,
+        ),
     )
 
 
