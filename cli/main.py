@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cli import config_cmd, db_cmd, dlq_cmd, sandbox_cmd, services, status_cmd, up_cmd
+from cli import webhooks_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,6 +21,7 @@ cli.add_command(config_cmd.config)
 cli.add_command(status_cmd.status)
 cli.add_command(status_cmd.check)
 cli.add_command(dlq_cmd.dlq)
+cli.add_command(webhooks_cmd.webhooks)
 cli.add_command(sandbox_cmd.sandbox)
 
 

@@ -23,6 +23,7 @@ READY = {
     "worker-catalogue": "ready.",
     "beat": "beat: Starting",
     "flower": "Visit me at",
+    "webhooks": "Listening at",
 }
 
 pytestmark = pytest.mark.slow
@@ -44,8 +45,8 @@ def test_compose_service_command_runs(service, spocc_env, tmp_path, free_port_en
         assert key.startswith("SPOCC_")
     env["SPOCC_FLOWER_AUTH"] = "admin:test-only"
     args = command[1:]
-    if service == "flower":
-        args = [a if a != "5555" else str(free_port_env) for a in args]
+    if service in ("flower", "webhooks"):
+        args = [a if a not in ("5555", "8090") else str(free_port_env) for a in args]
     proc = SpoccProcess(args, env, tmp_path, service).start()
     try:
         marker = READY[service]
