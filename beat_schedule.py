@@ -1,0 +1,30 @@
+"""The beat schedule: a few fixed entries; which syncs run when is decided by the tick.
+
+`spocc.catalogue.tick` runs every minute and reads each connection's processes, intervals and
+pauses from the database, so a changed schedule takes effect without restarting beat. Every
+entry expires before its next run is due, so a backlog never runs a stale tick twice.
+Entries name tasks, not functions: a task of another domain (orders) fails only at a worker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MINUTE = 60.0
+
+
+def _entry(task: str, every: float, queue: str) -> dict[str, Any]:
+    return {
+        "task": task,
+        "schedule": every,
+        "options": {"queue": queue, "expires": max(1.0, every - 5.0)},
+    }
+
+
+def build() -> dict[str, dict[str, Any]]:
+    return {
+        "catalogue-tick": _entry("spocc.catalogue.tick", MINUTE, "default"),
+        "catalogue-sweep": _entry("spocc.catalogue.sweep", MINUTE, "default"),
+        "orders-sweep": _entry("spocc.orders.sweep", MINUTE, "orders"),
+        "maintenance-reap": _entry("spocc.maintenance.reap", 60 * MINUTE, "default"),
+    }

@@ -157,6 +157,13 @@ class SyncRun(Base):
     pushed: Mapped[int] = mapped_column(Integer, default=0)
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
+    # catalogue (migration 0002): units planned, variations skipped (blocked, unmatched),
+    # planner done, SPoCC cut-off (next delta's changedSince), run options and planner cursor
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    units: Mapped[int] = mapped_column(Integer, default=0)
+    planned: Mapped[bool] = mapped_column(Boolean, default=False)
+    cutoff: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class DeadLetter(Base):

@@ -11,6 +11,7 @@ from typing import Any
 from celery import Celery
 from kombu import Exchange, Queue
 
+import beat_schedule
 from workers.runtime import settings
 from workers.settings import QUEUES, Settings
 
@@ -83,6 +84,7 @@ def create_app() -> Celery:
     _configure(app, settings())
     extra = [m for m in os.environ.get("SPOCC_EXTRA_TASK_MODULES", "").split(",") if m]
     app.conf.include = TASK_MODULES + extra
+    app.conf.beat_schedule = beat_schedule.build()
     return app
 
 

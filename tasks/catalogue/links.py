@@ -1,0 +1,147 @@
+"""Which PlentyONE variation carries which SPoCC ID.
+
+A variation the connector created has the SPoCC ID as its number and as a barcode of the
+configured "SPoCC ID" type; one made by hand is matched through that barcode alone. The link
+table remembers the answer, so a sync does not search PlentyONE per variation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from clients.plentyone import PlentyOneClient
+from store.catalogue_models import CatalogueLink
+from store.models import utcnow
+
+SPOCC_ID = re.compile(r"^\d{11}$")
+
+
+def spocc_id_of(variation: Mapping[str, Any], barcode_type_id: int) -> str | None:
+    """The SPoCC ID a PlentyONE variation carries: its SPoCC-ID barcode, else its number."""
+    for barcode in variation.get("variationBarcodes") or []:
+        if barcode.get("barcodeId") == barcode_type_id and SPOCC_ID.match(str(barcode["code"])):
+            return str(barcode["code"])
+    number = str(variation.get("number") or "")
+    return number if SPOCC_ID.match(number) else None
+
+
+def links_for(
+    session: Session, connection_id: str, spocc_ids: Iterable[str]
+) -> dict[str, CatalogueLink]:
+    ids = list(spocc_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(CatalogueLink).where(
+            CatalogueLink.connection_id == connection_id, CatalogueLink.spocc_id.in_(ids)
+        )
+    ).scalars()
+    return {row.spocc_id: row for row in rows}
+
+
+def save_link(
+    session: Session,
+    connection_id: str,
+    spocc_id: str,
+    variation_id: int,
+    item_id: int,
+    article_number: str | None = None,
+    product_group_id: int | None = None,
+) -> CatalogueLink:
+    row = session.get(CatalogueLink, (connection_id, spocc_id))
+    if row is None:
+        row = CatalogueLink(connection_id=connection_id, spocc_id=spocc_id)
+        session.add(row)
+    row.variation_id = int(variation_id)
+    row.item_id = int(item_id)
+    if article_number is not None:
+        row.article_number = article_number
+    if product_group_id is not None:
+        row.product_group_id = product_group_id
+    row.updated_at = utcnow()
+    session.flush()
+    return row
+
+
+def forget_link(session: Session, connection_id: str, spocc_id: str) -> None:
+    session.execute(
+        delete(CatalogueLink).where(
+            CatalogueLink.connection_id == connection_id, CatalogueLink.spocc_id == spocc_id
+        )
+    )
+
+
+def find_variation(
+    plenty: PlentyOneClient, spocc_id: str, barcode_type_id: int
+) -> dict[str, Any] | None:
+    """Search PlentyONE for the variation of one SPoCC ID (barcode first, then number)."""
+    for found in plenty.variations(barcode=spocc_id, with_=("variationBarcodes",)):
+        if spocc_id_of(found, barcode_type_id) == spocc_id:
+            return found
+    found = plenty.variation_by_number(spocc_id, with_=("variationBarcodes",))
+    return found
+
+
+def resolve(
+    session: Session,
+    plenty: PlentyOneClient,
+    connection_id: str,
+    spocc_ids: Sequence[str],
+    barcode_type_id: int,
+) -> dict[str, CatalogueLink]:
+    """Links of the given SPoCC IDs; unknown ones are searched in PlentyONE once each."""
+    known = links_for(session, connection_id, spocc_ids)
+    for spocc_id in spocc_ids:
+        if spocc_id in known:
+            continue
+        found = find_variation(plenty, spocc_id, barcode_type_id)
+        if found is not None:
+            known[spocc_id] = save_link(
+                session, connection_id, spocc_id, found["id"], found["itemId"]
+            )
+    return known
+
+
+def scan_page(
+    session: Session, plenty: PlentyOneClient, connection_id: str, barcode_type_id: int, page: int
+) -> tuple[int, bool]:
+    """Link every variation of one page of PlentyONE's variation list (250 a page).
+
+    Returns (variations linked, whether it was the last page). Used before a full run so a
+    catalogue that already exists in PlentyONE is matched with one read per 250 variations.
+    """
+    from clients.plentyone import MAX_PER_PAGE
+    from schemas.plentyone import VariationSchema, page_of
+
+    env = plenty.call(
+        "GET",
+        "/rest/items/variations",
+        params={"with": "variationBarcodes", "page": page, "itemsPerPage": MAX_PER_PAGE},
+        schema=page_of(VariationSchema),
+    )
+    found: dict[str, dict[str, Any]] = {}
+    for variation in env["entries"]:
+        spocc_id = spocc_id_of(variation, barcode_type_id)
+        if spocc_id is not None:
+            found[spocc_id] = variation
+    known = links_for(session, connection_id, found)
+    for spocc_id, variation in found.items():
+        link = known.get(spocc_id)
+        if link is None:
+            session.add(
+                CatalogueLink(
+                    connection_id=connection_id,
+                    spocc_id=spocc_id,
+                    variation_id=int(variation["id"]),
+                    item_id=int(variation["itemId"]),
+                )
+            )
+        elif link.variation_id != variation["id"] or link.item_id != variation["itemId"]:
+            link.variation_id, link.item_id = int(variation["id"]), int(variation["itemId"])
+    session.flush()
+    return len(found), bool(env["isLastPage"])

@@ -1,0 +1,126 @@
+"""The planner: pages SPoCC (or PlentyONE) for a run's keys and fans them out as unit tasks.
+
+It streams: one page at a time, units written to `sync_units` and sent after the commit,
+never the whole catalogue in memory. It works in slices of a few seconds and sends itself
+again to continue (cursor in `sync_runs.options`), so a planner over a million variations
+never outlives a task time limit or the broker's visibility timeout, and it pauses while the
+catalogue queue holds more than `BACKLOG` messages (back-pressure).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from store.models import SyncRun, utcnow
+from tasks.catalogue import links, runs
+from tasks.catalogue.context import Context, context
+from tasks.catalogue.registry import CATALOGUE_QUEUE, DELTA, PROCESSES
+from workers import runtime
+
+log = logging.getLogger(__name__)
+
+BACKLOG = int(os.environ.get("SPOCC_CATALOGUE_BACKLOG", "200"))
+SLICE_SECONDS = float(os.environ.get("SPOCC_PLANNER_SLICE_SECONDS", "30"))
+OVERLAP = timedelta(minutes=2)
+
+# (connection_id, run_id, unit_id) → enqueue; the Celery task or an in-process runner
+Send = Callable[[str, int, int], None]
+
+
+def queue_length() -> int:
+    return int(runtime.redis_client().llen(CATALOGUE_QUEUE))
+
+
+def _set_options(run: SyncRun, **changes: Any) -> None:
+    run.options = {**(run.options or {}), **changes}  # a new dict: SQLAlchemy sees the change
+
+
+def _since(session: Session, run: SyncRun) -> str | None:
+    """A delta lists what changed since the last successful run's cut-off, minus an overlap,
+    so nothing between two slots is skipped, even after failed runs."""
+    previous = runs.last_success(session, run.connection_id, run.process)
+    if previous is None:
+        return None
+    mark = previous.cutoff
+    start = datetime.fromisoformat(mark.replace("Z", "+00:00")) if mark else previous.started_at
+    return (start - OVERLAP).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def plan_slice(
+    connection_id: str,
+    run_id: int,
+    send: Send,
+    *,
+    deadline: float | None = None,
+    backlog: Callable[[], int] = queue_length,
+) -> bool:
+    """Plan as much of the run as fits in this slice; True when planning is complete."""
+    deadline = deadline if deadline is not None else time.monotonic() + SLICE_SECONDS
+    with runtime.db() as session:
+        run = session.get(SyncRun, run_id)
+        if run is None or run.status != "running" or run.planned:
+            return True
+        process = PROCESSES[run.process]
+        if "since" not in (run.options or {}):
+            explicit = (run.options or {}).get("since_date")
+            delta = run.process in DELTA and not (run.options or {}).get("full")
+            _set_options(run, since=explicit or (_since(session, run) if delta else None))
+        _set_options(run, planner_at=utcnow().isoformat())
+    ctx = context(connection_id)
+    if process.link_scan and not run.options.get("variation") and not run.options.get("linked"):
+        if not _scan_links(ctx, run_id, deadline):
+            return False
+    while True:
+        if backlog() > BACKLOG:
+            return False
+        if not _plan_page(ctx, run_id, send):
+            return True
+        if time.monotonic() > deadline:
+            return False
+
+
+def _scan_links(ctx: Context, run_id: int, deadline: float) -> bool:
+    barcode = ctx.conn.mappings.item_import.spocc_id_barcode_type_id
+    while True:
+        with runtime.db() as session:
+            run = session.get_one(SyncRun, run_id)
+            page = int(run.options.get("link_page", 1))
+            _count, last = links.scan_page(session, ctx.plenty, ctx.id, barcode, page)
+            _set_options(run, link_page=page + 1, linked=last)
+        if last:
+            return True
+        if time.monotonic() > deadline:
+            return False
+
+
+def _plan_page(ctx: Context, run_id: int, send: Send) -> bool:
+    """Plan the next page; False when there is no next page (the run is fully planned)."""
+    with runtime.db() as session:
+        run = session.get_one(SyncRun, run_id, with_for_update=True)
+        process = PROCESSES[run.process]
+        page_no = int(run.options.get("page", 1))
+        page = process.page(ctx, run, page_no)
+        if run.cutoff is None and page.server_time is not None:
+            run.cutoff = page.server_time
+        size = process.unit_size
+        batches = [
+            (page_no * 10_000 + j, page.keys[i : i + size])
+            for j, i in enumerate(range(0, len(page.keys), size))
+        ]
+        fresh = runs.add_units(session, run, batches)
+        new_ids = [u.id for u in fresh]
+        run.units += len(fresh)
+        run.found += sum(len(u.keys) for u in fresh)
+        _set_options(run, page=page_no + 1, planner_at=utcnow().isoformat())
+        if page.last:
+            runs.mark_planned(session, run.id)
+    for unit_id in new_ids:
+        send(ctx.id, run_id, unit_id)
+    return not page.last

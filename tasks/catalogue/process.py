@@ -1,0 +1,93 @@
+"""What every catalogue process provides to the planner and the unit task.
+
+A process lists its keys page by page (`page`, resumable: the same page number gives the same
+keys within a run) and pushes one unit's keys (`push`). The planner, the unit task, the
+sweeper and the counting are the same for all of them (`planner.py`, `unit.py`, `runs.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from marshmallow import Schema
+from sqlalchemy.orm import Session
+
+from clients.errors import PermanentError
+from store.models import SyncRun
+from tasks.catalogue.context import Context
+from tasks.catalogue.runs import UnitResult
+
+
+@dataclass
+class Page:
+    keys: list[str]
+    last: bool
+    server_time: str | None = None
+    total: int | None = None
+
+
+@dataclass
+class Work:
+    """A unit as its process sees it: run options, and a session it may write state in."""
+
+    ctx: Context
+    run: SyncRun
+    session: Session
+    keys: list[str]
+
+    @property
+    def dry_run(self) -> bool:
+        return bool(self.run.options.get("dry_run"))
+
+    @property
+    def full(self) -> bool:
+        return bool(self.run.options.get("full"))
+
+
+class SplitUnit(Exception):
+    """A bulk write failed for good: the unit is redone one key per unit, so only the key
+    at fault fails (and becomes a dead letter)."""
+
+    def __init__(self, cause: PermanentError, result: UnitResult | None = None) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.result = result or UnitResult()
+
+
+class Process(Protocol):
+    name: str
+    unit_size: int
+    # a full run first links the variations PlentyONE already has (one read per 250)
+    link_scan: bool
+
+    def page(self, ctx: Context, run: SyncRun, page: int) -> Page: ...
+
+    def push(self, work: Work) -> UnitResult: ...
+
+
+@dataclass
+class SpoccListing:
+    """A SPoCC list route paged the contract's way: page 1 fixes the window's end (its
+    `serverTime`), every later page — and a resumed planner — sends it as `changedBefore`."""
+
+    api: str
+    path: str
+    schema: type[Schema]
+    key: str
+    page_size: int = 1000
+    changed_since: bool = True
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def page(self, ctx: Context, run: SyncRun, page: int) -> Page:
+        params: dict[str, Any] = dict(self.params, page=page, pageSize=self.page_size)
+        if self.changed_since:
+            params["changedSince"] = run.options.get("since")
+            params["changedBefore"] = run.cutoff
+        env = ctx.spocc.page(self.api, self.path, self.schema, params)
+        return Page(
+            keys=[str(item[self.key]) for item in env["items"]],
+            last=bool(env["isLastPage"]),
+            server_time=env.get("serverTime"),
+            total=env.get("totalCount"),
+        )

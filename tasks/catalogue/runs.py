@@ -1,0 +1,270 @@
+"""Runs and units in SQL: claiming a slot, counting units done, closing runs.
+
+No Celery here: the tick, the planner, the unit task, the sweeper and the CLI call these with
+a session. Completion is counted in SQL (no chords): finishing a unit updates its run's
+counts under the run row's lock, and whoever finishes the last unit of a planned run closes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from store.catalogue_models import OPEN_UNIT, SyncUnit
+from store.models import SyncRun, utcnow
+
+OPEN_RUN = ("running",)
+# Closed runs: succeeded, failed (some unit failed for good), skipped, timed_out, cancelled.
+CLOSED_OK = "succeeded"
+
+
+@dataclass
+class UnitResult:
+    """What one unit did; counts are of variations (or articles, attributes)."""
+
+    pushed: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def open_run(session: Session, connection_id: str, process: str) -> SyncRun | None:
+    return session.execute(
+        select(SyncRun)
+        .where(
+            SyncRun.connection_id == connection_id,
+            SyncRun.process == process,
+            SyncRun.status.in_(OPEN_RUN),
+        )
+        .order_by(SyncRun.id)
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def claim_slot(
+    session: Session,
+    connection_id: str,
+    process: str,
+    slot: str,
+    trigger: str = "beat",
+    options: dict[str, Any] | None = None,
+) -> SyncRun | None:
+    """Insert the run of this slot, or None when the slot was claimed already.
+
+    The unique (connection, process, slot) settles races between beats. When the previous
+    run of the process is still open, the slot is recorded as skipped, not started.
+    """
+    previous = open_run(session, connection_id, process)
+    run = SyncRun(
+        connection_id=connection_id,
+        process=process,
+        slot=slot,
+        trigger=trigger,
+        status="running",
+        options=dict(options or {}),
+    )
+    if previous is not None:
+        run.status = "skipped"
+        run.reason = f"previous run {previous.id} (slot {previous.slot}) is still open"
+        run.finished_at = utcnow()
+    try:
+        with session.begin_nested():
+            session.add(run)
+            session.flush()
+    except IntegrityError:
+        return None
+    return run
+
+
+def last_success(session: Session, connection_id: str, process: str) -> SyncRun | None:
+    return session.execute(
+        select(SyncRun)
+        .where(
+            SyncRun.connection_id == connection_id,
+            SyncRun.process == process,
+            SyncRun.status == CLOSED_OK,
+        )
+        .order_by(SyncRun.started_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def add_units(
+    session: Session, run: SyncRun, batches: Sequence[tuple[int, list[str]]]
+) -> list[SyncUnit]:
+    """Insert the units (seq, keys) not there yet; returns the new ones."""
+    if not batches:
+        return []
+    seqs = [seq for seq, _ in batches]
+    existing = set(
+        session.execute(
+            select(SyncUnit.seq).where(SyncUnit.run_id == run.id, SyncUnit.seq.in_(seqs))
+        ).scalars()
+    )
+    fresh = [
+        SyncUnit(run_id=run.id, connection_id=run.connection_id, seq=seq, keys=keys, detail={})
+        for seq, keys in batches
+        if seq not in existing
+    ]
+    session.add_all(fresh)
+    session.flush()
+    return fresh
+
+
+def start_unit(session: Session, unit_id: int) -> SyncUnit | None:
+    """The unit, marked running; None when it is already final (a redelivered message)."""
+    unit = session.get(SyncUnit, unit_id)
+    if unit is None:
+        return None
+    if unit.status == "dead":
+        # only `spocc dlq replay` sends a dead unit again: undo its failure count, redo it
+        session.execute(
+            update(SyncRun)
+            .where(SyncRun.id == unit.run_id)
+            .values(failed=SyncRun.failed - unit.failed)
+        )
+        unit.failed = 0
+    elif unit.status not in OPEN_UNIT:
+        return None
+    unit.status = "running"
+    unit.attempts += 1
+    session.flush()
+    return unit
+
+
+def finish_unit(
+    session: Session,
+    unit_id: int,
+    result: UnitResult,
+    status: str = "done",
+    error: str | None = None,
+) -> bool:
+    """Record a unit's outcome once and add its counts to the run; closes a finished run.
+
+    Two executions of one unit (a redelivery racing the original) both push the same
+    absolute values; only the first to get here counts.
+    """
+    changed = session.execute(
+        update(SyncUnit)
+        .where(SyncUnit.id == unit_id, SyncUnit.status.in_(OPEN_UNIT))
+        .values(
+            status=status,
+            pushed=result.pushed,
+            unchanged=result.unchanged,
+            skipped=result.skipped,
+            failed=result.failed,
+            error=error,
+            detail=result.detail,
+            updated_at=utcnow(),
+        )
+    ).rowcount
+    if not changed:
+        return False
+    run_id = session.execute(select(SyncUnit.run_id).where(SyncUnit.id == unit_id)).scalar_one()
+    # The UPDATE takes the run row's lock: finishing units of one run queue up here, so the
+    # last one sees every other unit final and closes the run.
+    session.execute(
+        update(SyncRun)
+        .where(SyncRun.id == run_id)
+        .values(
+            pushed=SyncRun.pushed + result.pushed,
+            unchanged=SyncRun.unchanged + result.unchanged,
+            skipped=SyncRun.skipped + result.skipped,
+            failed=SyncRun.failed + result.failed,
+        )
+    )
+    close_if_done(session, run_id)
+    return True
+
+
+def split_unit(session: Session, unit: SyncUnit, result: UnitResult) -> list[int]:
+    """Replace a unit by one unit per key (a bulk call failed for good: find which key).
+
+    The keys already handled (`result`) are counted now; the new units count the rest.
+    """
+    handled = set(result.detail.get("handled", []))
+    rest = [k for k in unit.keys if k not in handled]
+    base = -(unit.seq + 1) * 100_000  # negative seqs never meet the planner's
+    new_ids = [
+        u.id
+        for u in add_units(
+            session,
+            session.get_one(SyncRun, unit.run_id),
+            [(base - i, [k]) for i, k in enumerate(rest)],
+        )
+    ]
+    session.execute(
+        update(SyncRun).where(SyncRun.id == unit.run_id).values(units=SyncRun.units + len(new_ids))
+    )
+    finish_unit(session, unit.id, result, status="split")
+    return new_ids
+
+
+def mark_planned(session: Session, run_id: int) -> None:
+    session.execute(update(SyncRun).where(SyncRun.id == run_id).values(planned=True))
+    close_if_done(session, run_id)
+
+
+def close_if_done(session: Session, run_id: int) -> bool:
+    run = session.get_one(SyncRun, run_id, populate_existing=True)
+    if run.status not in OPEN_RUN or not run.planned:
+        return False
+    open_units = session.execute(
+        select(func.count()).where(SyncUnit.run_id == run_id, SyncUnit.status.in_(OPEN_UNIT))
+    ).scalar_one()
+    if open_units:
+        return False
+    dead = session.execute(
+        select(func.count()).where(SyncUnit.run_id == run_id, SyncUnit.status == "dead")
+    ).scalar_one()
+    run.finished_at = utcnow()
+    if dead:
+        run.status = "failed"
+        run.reason = f"{dead} unit(s) failed for good ({run.failed} item(s)); see `spocc dlq list`"
+    else:
+        run.status = CLOSED_OK
+    session.flush()
+    return True
+
+
+def time_out(session: Session, run: SyncRun, reason: str) -> None:
+    session.execute(
+        update(SyncUnit)
+        .where(SyncUnit.run_id == run.id, SyncUnit.status.in_(OPEN_UNIT))
+        .values(status="timed_out", updated_at=utcnow())
+    )
+    run.status = "timed_out"
+    run.reason = reason
+    run.finished_at = utcnow()
+    session.flush()
+
+
+def stale_units(session: Session, older_than: datetime, limit: int = 500) -> list[SyncUnit]:
+    return list(
+        session.execute(
+            select(SyncUnit)
+            .join(SyncRun, SyncRun.id == SyncUnit.run_id)
+            .where(
+                SyncRun.status.in_(OPEN_RUN),
+                SyncUnit.status.in_(OPEN_UNIT),
+                SyncUnit.updated_at < older_than,
+            )
+            .order_by(SyncUnit.id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def open_runs(session: Session) -> list[SyncRun]:
+    return list(session.execute(select(SyncRun).where(SyncRun.status.in_(OPEN_RUN))).scalars())
+
+
+def age(run: SyncRun, now: datetime | None = None) -> timedelta:
+    return (now or utcnow()) - run.started_at

@@ -1,0 +1,105 @@
+"""The Celery tasks of the catalogue sync: tick, sweep, one planner per process, the unit."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from clients.errors import RetryableError
+from tasks.catalogue import planner, schedule, unit
+from tasks.catalogue.registry import CATALOGUE_QUEUE, PROCESSES, planner_name, task_for
+from workers import runtime
+from workers.celery_app import app
+from workers.task_base import SpoccTask, spocc_task
+
+# Retried, not dead-lettered: the API's and the database's passing troubles (a deadlock, two
+# units linking the same variation at once).
+TRANSIENT = (RetryableError, OperationalError, IntegrityError)
+RUN_TIMEOUT = timedelta(hours=float(os.environ.get("SPOCC_CATALOGUE_RUN_TIMEOUT_HOURS", "20")))
+
+
+def send_unit(connection_id: str, run_id: int, unit_id: int) -> None:
+    sync_unit.apply_async(args=(connection_id, run_id, unit_id), queue=CATALOGUE_QUEUE)
+
+
+def send_planner(connection_id: str, run_id: int, countdown: float = 0) -> None:
+    process = schedule.process_of(run_id)
+    if process is None:
+        return
+    name, queue = task_for(process[1])
+    app.send_task(name, args=(connection_id, run_id), queue=queue, countdown=countdown or None)
+
+
+@spocc_task("spocc.catalogue.tick", queue="default", max_retries=0, soft_time_limit=50)
+def tick(self: Any) -> int:
+    """Every minute: claim each due slot of each connection and start its run."""
+    started = schedule.tick()
+    for s in started:
+        app.send_task(s.task, args=(s.connection_id, s.run_id), queue=s.queue)
+    return len(started)
+
+
+@spocc_task("spocc.catalogue.sweep", queue="default", max_retries=0, soft_time_limit=50)
+def sweep(self: Any) -> dict[str, int]:
+    s = runtime.settings()
+    stale = timedelta(seconds=2 * (s.task_time_limit + s.visibility_timeout))
+    report = schedule.sweep(RUN_TIMEOUT, stale, queue_empty=planner.queue_length() == 0)
+    for run_id in report.planners_resent or []:
+        found = schedule.process_of(run_id)
+        if found is not None:
+            send_planner(found[0], run_id)
+    for connection_id, run_id, unit_id in report.units_resent or []:
+        send_unit(connection_id, run_id, unit_id)
+    return {
+        "closed": report.closed,
+        "timed_out": report.timed_out,
+        "planners": len(report.planners_resent or []),
+        "units": len(report.units_resent or []),
+    }
+
+
+def _plan(self: Any, connection_id: str, run_id: int) -> bool:
+    done = planner.plan_slice(connection_id, run_id, send_unit)
+    if not done:
+        # the rest in a new message: back-pressure or the slice's time is up
+        send_planner(connection_id, run_id, countdown=2)
+    return done
+
+
+def _planner_task(process: str) -> Any:
+    return spocc_task(
+        planner_name(process), queue=CATALOGUE_QUEUE, retry_for=TRANSIENT, max_retries=8
+    )(_plan)
+
+
+PLANNERS = {name: _planner_task(name) for name in PROCESSES}
+
+
+class UnitTask(SpoccTask):
+    abstract = True
+
+    def on_dead_letter(
+        self,
+        session: Any,
+        dead_letter_id: int,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        exc: BaseException,
+    ) -> None:
+        unit_id = kwargs.get("unit_id", args[2] if len(args) > 2 else None)
+        if isinstance(unit_id, int):
+            unit.dead(unit_id, f"{type(exc).__name__}: {exc} (dead letter {dead_letter_id})")
+
+
+@spocc_task(
+    "spocc.catalogue.unit",
+    queue=CATALOGUE_QUEUE,
+    retry_for=TRANSIENT,
+    max_retries=8,
+    base=UnitTask,
+)
+def sync_unit(self: Any, connection_id: str, run_id: int, unit_id: int) -> str:
+    return unit.run_unit(connection_id, run_id, unit_id, send_unit)

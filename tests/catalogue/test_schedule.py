@@ -1,0 +1,106 @@
+"""The tick: clock-aligned slots, each claimed once, pauses and interval changes at once."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from store.models import Connection, SyncRun
+from tasks.catalogue import schedule
+from tasks.catalogue.slots import slot_key, slot_start
+from tests.catalogue.conftest import apply_connection, only
+from tests.conftest import SpoccEnv, connection_document
+from workers import runtime
+
+T0 = datetime(2026, 11, 23, 10, 7, 30, tzinfo=UTC)
+
+
+def runs_of(conn_id: str) -> list[SyncRun]:
+    with runtime.db() as session:
+        return list(
+            session.execute(
+                select(SyncRun).where(SyncRun.connection_id == conn_id).order_by(SyncRun.id)
+            ).scalars()
+        )
+
+
+def test_slots_are_aligned_to_the_utc_clock_not_to_beat_start() -> None:
+    assert slot_start(T0, 15) == datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    assert slot_start(T0, 20) == datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    assert slot_start(T0, 1440) == datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
+    assert slot_start(datetime(2026, 11, 23, 10, 44, 59, tzinfo=UTC), 15).minute == 30
+    assert slot_key(T0, 15) == "2026-11-23T10:00Z/15m"
+    # an interval that does not divide the day still gives every beat the same slot
+    assert slot_start(T0, 7) == slot_start(T0.replace(second=59), 7)
+
+
+def test_two_beats_ticking_at_once_start_each_slot_once(
+    make_connection: Callable[..., str],
+) -> None:
+    conn_id = make_connection(processes=only("stock_delta", "attributes", "order_status"))
+    started: list[schedule.Started] = []
+    barrier = threading.Barrier(4)
+
+    def beat() -> None:
+        barrier.wait()
+        started.extend(schedule.tick(T0))
+
+    threads = [threading.Thread(target=beat) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    mine = [s for s in started if s.connection_id == conn_id]
+    assert sorted(s.process for s in mine) == ["attributes", "order_status", "stock_delta"]
+    slots = Counter((r.process, r.slot) for r in runs_of(conn_id))
+    assert set(slots.values()) == {1}
+    order = next(s for s in mine if s.process == "order_status")
+    assert (order.task, order.queue) == ("spocc.orders.status_poll", "orders")
+
+
+def test_a_slot_whose_previous_run_is_open_is_recorded_as_skipped(
+    make_connection: Callable[..., str],
+) -> None:
+    conn_id = make_connection(processes=only("stock_delta"))
+    first = [s for s in schedule.tick(T0) if s.connection_id == conn_id]
+    assert len(first) == 1
+    later = T0.replace(minute=16)
+    assert [s for s in schedule.tick(later) if s.connection_id == conn_id] == []
+    rows = runs_of(conn_id)
+    assert [(r.slot, r.status) for r in rows] == [
+        ("2026-11-23T10:00Z/15m", "running"),
+        ("2026-11-23T10:15Z/15m", "skipped"),
+    ]
+    assert rows[1].reason is not None and f"previous run {rows[0].id}" in rows[1].reason
+
+
+def test_interval_change_and_process_switch_take_effect_at_the_next_tick(
+    spocc_env: SpoccEnv, make_connection: Callable[..., str]
+) -> None:
+    conn_id = make_connection(processes=only("stock_delta"))
+    schedule.tick(T0)
+    doc = connection_document(conn_id, "http://127.0.0.1:9", "http://127.0.0.1:9",
+                              processes=only("attributes", attributes=5))
+    apply_connection(spocc_env, doc)
+    started = [s for s in schedule.tick(T0) if s.connection_id == conn_id]
+    assert [(s.process) for s in started] == ["attributes"]
+    assert runs_of(conn_id)[-1].slot == "2026-11-23T10:05Z/5m"
+
+
+def test_a_paused_connection_or_process_schedules_nothing(
+    make_connection: Callable[..., str],
+) -> None:
+    conn_id = make_connection(processes=only("stock_delta", "attributes"))
+    with runtime.db() as session:
+        session.get_one(Connection, conn_id).paused = True
+    assert [s for s in schedule.tick(T0) if s.connection_id == conn_id] == []
+    with runtime.db() as session:
+        row = session.get_one(Connection, conn_id)
+        row.paused = False
+        row.paused_processes = ["stock_delta"]
+    started = [s.process for s in schedule.tick(T0) if s.connection_id == conn_id]
+    assert started == ["attributes"]
