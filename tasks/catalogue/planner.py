@@ -45,7 +45,9 @@ def _set_options(run: SyncRun, **changes: Any) -> None:
 def _since(session: Session, run: SyncRun) -> str | None:
     """A delta lists what changed since the last successful run's cut-off, minus an overlap,
     so nothing between two slots is skipped, even after failed runs."""
-    previous = runs.last_success(session, run.connection_id, run.process)
+    # a full run pushed everything as of its cut-off: as good a start as a delta's
+    also = ("stock_full",) if run.process == "stock_delta" else ()
+    previous = runs.last_success(session, run.connection_id, run.process, *also)
     if previous is None:
         return None
     mark = previous.cutoff

@@ -83,13 +83,17 @@ def claim_slot(
     return run
 
 
-def last_success(session: Session, connection_id: str, process: str) -> SyncRun | None:
+def last_success(
+    session: Session, connection_id: str, process: str, *also: str
+) -> SyncRun | None:
+    """The latest successful run of `process` (or of the processes in `also`)."""
     return session.execute(
         select(SyncRun)
         .where(
             SyncRun.connection_id == connection_id,
-            SyncRun.process == process,
+            SyncRun.process.in_((process, *also)),
             SyncRun.status == CLOSED_OK,
+            SyncRun.options["dry_run"].as_boolean().is_not(True),
         )
         .order_by(SyncRun.started_at.desc())
         .limit(1)

@@ -103,3 +103,8 @@ class UnitTask(SpoccTask):
 )
 def sync_unit(self: Any, connection_id: str, run_id: int, unit_id: int) -> str:
     return unit.run_unit(connection_id, run_id, unit_id, send_unit)
+
+
+def start(connection_id: str, run_id: int) -> None:
+    """Send the planner of a run just claimed (after its commit)."""
+    send_planner(connection_id, run_id)
