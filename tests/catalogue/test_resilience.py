@@ -1,0 +1,111 @@
+"""A run survives a killed worker and a rate-limited PlentyONE; a unit failing for good
+becomes a dead letter and marks its run, the other units are done."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+import requests
+from sqlalchemy import select, update
+
+from store.catalogue_models import CatalogueLink, SyncUnit
+from store.models import DeadLetter
+from tests.catalogue.conftest import ledger, stats
+from tests.catalogue.support import assert_in_sync, start_run, wait_run
+from tests.conftest import Sandboxes
+from tests.support.processes import SpoccProcess, wait_until
+from workers import runtime
+
+
+def units(run_id: int) -> list[SyncUnit]:
+    with runtime.db() as session:
+        return list(
+            session.execute(select(SyncUnit).where(SyncUnit.run_id == run_id)).scalars()
+        )
+
+
+def faults(url: str, *rules: dict[str, object]) -> None:
+    requests.post(f"{url}/__admin/faults", json={"seed": 1, "rules": list(rules)},
+                  timeout=10).raise_for_status()
+
+
+@pytest.mark.catalogue(variations=1000, plenty_variations=1000)
+def test_worker_killed_mid_run_the_run_completes_every_record_written_once(
+    sandboxes: Sandboxes,
+    sync_connection: str,
+    worker_factory: Callable[..., SpoccProcess],
+) -> None:
+    # slow writes, so the kill lands while units are in flight
+    faults(sandboxes.plenty_url, {"kind": "slow", "delay": 0.3, "methods": ["PUT", "POST"],
+                                  "path": "/rest/(stockmanagement|items/variations/variation_sales)"})
+    first = worker_factory(queues="catalogue,default", concurrency=2)
+    run_id = start_run(sync_connection, "stock_full")
+    wait_until(lambda: len(ledger(sandboxes.plenty_url, "stock.corrected")) >= 20, 60,
+               "writes to start")
+    first.kill_main()
+    first.stop()
+    worker_factory(queues="catalogue,default", concurrency=2, name="second")
+    run = wait_run(run_id, timeout=150)
+    assert run.status == "succeeded", run.reason
+    assert {u.status for u in units(run_id)} == {"done"}
+    assert run.found == 1000 and run.pushed + run.unchanged == 1000
+    assert_in_sync(sandboxes.spocc_url, sandboxes.plenty_url)
+    # a redone unit re-reads PlentyONE: what the killed worker wrote is not written again
+    per_record = Counter(
+        (e["data"]["variationId"], e["data"].get("warehouseId"), e["data"].get("salesPriceId"))
+        for e in ledger(sandboxes.plenty_url, "stock.corrected", "price.set")
+    )
+    assert set(per_record.values()) == {1}
+
+
+@pytest.mark.catalogue(variations=500, plenty_variations=500)
+def test_rate_limited_plentyone_slows_the_run_which_completes(
+    sandboxes: Sandboxes,
+    sync_connection: str,
+    worker_factory: Callable[..., SpoccProcess],
+) -> None:
+    faults(sandboxes.plenty_url, {"kind": "rate_limit", "rate": 0.4, "retryAfter": 1,
+                                  "methods": ["PUT", "POST"], "path": "/rest/(stock|items)"})
+    worker_factory(queues="catalogue,default", concurrency=2)
+    run = wait_run(start_run(sync_connection, "stock_full"), timeout=150)
+    assert run.status == "succeeded", run.reason
+    assert stats(sandboxes.plenty_url)["faults"].get("rate_limit", 0) > 0
+    assert_in_sync(sandboxes.spocc_url, sandboxes.plenty_url)
+
+
+@pytest.mark.catalogue(variations=300, plenty_variations=300)
+def test_a_unit_failing_for_good_is_a_dead_letter_and_marks_the_run(
+    sandboxes: Sandboxes,
+    sync_connection: str,
+    worker_factory: Callable[..., SpoccProcess],
+) -> None:
+    worker_factory(queues="catalogue,default", concurrency=2)
+    assert wait_run(start_run(sync_connection, "stock_full")).status == "succeeded"
+    # one variation was deleted in PlentyONE by hand: writes to it are refused (422)
+    spocc_ids = ["10000000040", "10000000041", "10000000042", "10000001040", "10000001041"]
+    with runtime.db() as session:
+        present = set(session.execute(
+            select(CatalogueLink.spocc_id).where(CatalogueLink.connection_id == sync_connection,
+                                                 CatalogueLink.spocc_id.in_(spocc_ids))
+        ).scalars())
+        broken = sorted(present)[0]
+        session.execute(update(CatalogueLink).where(
+            CatalogueLink.connection_id == sync_connection, CatalogueLink.spocc_id == broken
+        ).values(variation_id=987654))
+    for spocc_id in present:
+        requests.post(f"{sandboxes.spocc_url}/__admin/stock",
+                      json={"spoccId": spocc_id, "onHand": 77}, timeout=10).raise_for_status()
+    run = wait_run(start_run(sync_connection, "stock_delta"))
+    assert run.status == "failed"
+    assert run.failed == 1 and run.pushed == len(present) - 1
+    assert run.reason is not None and "dead" in run.reason or "dlq" in (run.reason or "")
+    with runtime.db() as session:
+        letters = session.execute(select(DeadLetter).where(
+            DeadLetter.connection_id == sync_connection)).scalars().all()
+    assert [letter.task_name for letter in letters] == ["spocc.catalogue.unit"]
+    assert "987654" in letters[0].last_error
+    stocked = {e["data"]["variationId"] for e in ledger(sandboxes.plenty_url, "stock.corrected")
+               if e["data"]["quantity"] == 77}
+    assert len(stocked) == len(present) - 1
