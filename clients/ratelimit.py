@@ -11,9 +11,11 @@ Redis hash changed only by Lua scripts, so a check-and-take is atomic across pro
   budget is spent; `margin` calls of each window stay unused for calls still in flight.
 - `blocked_until`: after a 429 (or a daily budget nearly spent) every worker waits out the
   same Retry-After instead of each learning it from its own 429.
-- Order traffic first: while an order call is waiting (`orders_until`, refreshed by each
-  waiting order call), catalogue calls get at most `catalogue_share` of each window
-  (`cat_used` counts them), so the rest of the window is there for orders.
+- Order traffic first: catalogue calls get `catalogue_share` of each window (`cat_used`
+  counts them); the rest is the orders' reserve, so an order call arriving at any time finds
+  a slot at once. The reserve goes to the catalogue in the window's last stretch, unless an
+  order call is waiting (`orders_until`, refreshed by each waiting order call): then the
+  catalogue gets no more than its share until the window resets.
 
 The clock is Redis's (`TIME`), the same for every process.
 """
@@ -46,6 +48,7 @@ local margin_min = tonumber(ARGV[5])
 local share = tonumber(ARGV[6])
 local hold = tonumber(ARGV[7])
 local ttl = tonumber(ARGV[8])
+local release = tonumber(ARGV[9])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local h = redis.call('HMGET', key, 'limit', 'left', 'reset_at', 'window', 'blocked_until',
@@ -58,14 +61,14 @@ local window = tonumber(h[4]) or default_window
 local blocked = tonumber(h[5]) or 0
 local cat_used = tonumber(h[6]) or 0
 local orders_until = tonumber(h[7]) or 0
-if prio == 'orders' then
-  -- announce the waiting order before anything else, so catalogue yields from now on
-  if orders_until < now + hold then
-    orders_until = now + hold
-    redis.call('HSET', key, 'orders_until', orders_until)
+local function order_waits()
+  -- an order call that must wait says so: the catalogue yields it the window's reserve
+  if prio == 'orders' and orders_until < now + hold then
+    redis.call('HSET', key, 'orders_until', now + hold)
   end
 end
 if blocked > now then
+  order_waits()
   return {blocked - now, now}
 end
 if left == nil or now >= reset_at then
@@ -77,17 +80,23 @@ if left == nil or now >= reset_at then
 end
 local margin = math.max(margin_min, math.ceil(limit * margin_ratio))
 if left - margin <= 0 then
+  order_waits()
   redis.call('HSET', key, 'left', left, 'reset_at', reset_at, 'cat_used', cat_used,
              'limit', limit)
   redis.call('PEXPIRE', key, ttl)
   return {math.max(1, reset_at - now), now}
 end
-if prio ~= 'orders' and orders_until > now then
-  if cat_used >= math.floor(limit * share) then
+if prio ~= 'orders' and cat_used >= math.floor(limit * share) then
+  -- the rest of the window is the orders' reserve; the catalogue may have it only in the
+  -- window's last stretch, and only while no order call is waiting
+  local release_at = reset_at - math.floor(window * release)
+  if orders_until > now or now < release_at then
     redis.call('HSET', key, 'left', left, 'reset_at', reset_at, 'cat_used', cat_used,
                'limit', limit)
     redis.call('PEXPIRE', key, ttl)
-    return {math.max(1, math.min(reset_at, orders_until) - now), now}
+    local until_ms = release_at
+    if orders_until > now then until_ms = math.min(reset_at, orders_until) end
+    return {math.max(1, until_ms - now), now}
   end
 end
 left = left - 1
@@ -189,6 +198,10 @@ class LimiterSettings:
     margin_min: int = 2
     long_margin: int = 10  # daily calls kept back
     catalogue_share: float = 0.7
+    # The orders' reserve (1 - catalogue_share of each window) goes to the catalogue in the
+    # window's last `reserve_release` part when no order call is waiting, so a sync still
+    # uses the whole budget while an order arriving at any time finds a slot at once.
+    reserve_release: float = 0.15
     reset_slack: float = 0.25  # seconds added to every reset the API announces
     order_hold: float = 2.0  # an order waiting is "still waiting" for this long after asking
     max_sleep_orders: float = 0.25
@@ -265,6 +278,7 @@ class RateLimiter:
                 s.catalogue_share,
                 int(s.order_hold * 1000),
                 int(s.state_ttl * 1000),
+                s.reserve_release,
             ]
             for prio in (ORDERS, CATALOGUE)
         }

@@ -121,17 +121,24 @@ def test_catalogue_gets_at_most_its_share_of_a_window_while_orders_wait(
     assert limiter.state()["left"] == 0
 
 
-def test_without_waiting_orders_the_catalogue_may_use_the_whole_window(
+def test_catalogue_takes_the_orders_reserve_only_at_the_end_of_the_window(
     redis_conn: redislib.Redis, prefix: str
 ) -> None:
-    settings = LimiterSettings(default_limit=20, window_seconds=30, margin_min=2)
+    settings = LimiterSettings(default_limit=20, window_seconds=2, margin_min=2,
+                               reserve_release=0.25)
     limiter = RateLimiter(redis_conn, prefix + "rl", settings)
     granted = 0
     while limiter.try_acquire(CATALOGUE) == 0:
         granted += 1
-    assert granted == 18  # all but the margin kept for calls in flight
+    assert granted == 14  # its 70 %: the rest waits for orders
     wait = limiter.try_acquire(CATALOGUE)
-    assert 29 < wait <= 30
+    assert 1.3 < wait <= 1.5  # until the last quarter of the window
+    assert limiter.try_acquire(ORDERS) == 0  # an order arriving now goes at once
+    time.sleep(wait + 0.02)
+    while limiter.try_acquire(CATALOGUE) == 0:
+        granted += 1
+    assert granted == 17  # then all but the margin and the order's slot
+    assert 0 < limiter.try_acquire(CATALOGUE) <= 0.5  # the next window
 
 
 def test_limiter_follows_the_apis_headers(redis_conn: redislib.Redis, prefix: str) -> None:
