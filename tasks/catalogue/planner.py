@@ -65,6 +65,7 @@ def plan_slice(
 ) -> bool:
     """Plan as much of the run as fits in this slice; True when planning is complete."""
     deadline = deadline if deadline is not None else time.monotonic() + SLICE_SECONDS
+    ctx = context(connection_id)
     with runtime.db() as session:
         run = session.get(SyncRun, run_id)
         if run is None or run.status != "running" or run.planned:
@@ -72,10 +73,14 @@ def plan_slice(
         process = PROCESSES[run.process]
         if "since" not in (run.options or {}):
             explicit = (run.options or {}).get("since_date")
-            delta = run.process in DELTA and not (run.options or {}).get("full")
+            delta = run.process in DELTA or (
+                # without "complete import", item import takes only what changed
+                run.process == "item_import"
+                and not ctx.conn.mappings.item_import.complete_import
+            )
+            delta = delta and not (run.options or {}).get("full")
             _set_options(run, since=explicit or (_since(session, run) if delta else None))
         _set_options(run, planner_at=utcnow().isoformat())
-    ctx = context(connection_id)
     if process.link_scan and not run.options.get("variation") and not run.options.get("linked"):
         if not _scan_links(ctx, run_id, deadline):
             return False

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from tasks.catalogue.attributes import Attributes
+from tasks.catalogue.content import ExtendedData, Images
+from tasks.catalogue.item_import import ItemImport
 from tasks.catalogue.process import Process
 from tasks.catalogue.stock import StockProcess
 
 CATALOGUE_QUEUE = "catalogue"
 
 PROCESSES: dict[str, Process] = {
+    "attributes": Attributes(),
+    "item_import": ItemImport(),
+    "extended_data": ExtendedData(),
+    "images": Images(),
     "stock_full": StockProcess("stock_full", full=True),
     "stock_delta": StockProcess("stock_delta", full=False),
 }

@@ -230,8 +230,17 @@ def close_if_done(session: Session, run_id: int) -> bool:
     ).scalar_one()
     run.finished_at = utcnow()
     if dead:
+        first = session.execute(
+            select(SyncUnit.error)
+            .where(SyncUnit.run_id == run_id, SyncUnit.status == "dead")
+            .order_by(SyncUnit.id)
+            .limit(1)
+        ).scalar_one_or_none()
         run.status = "failed"
-        run.reason = f"{dead} unit(s) failed for good ({run.failed} item(s)); see `spocc dlq list`"
+        run.reason = (
+            f"{dead} unit(s) failed for good ({run.failed} item(s)); see `spocc dlq list`. "
+            f"First: {(first or '')[:300]}"
+        )
     else:
         run.status = CLOSED_OK
     session.flush()
