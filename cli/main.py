@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import click
 
-from cli import config_cmd, db_cmd, dlq_cmd, sandbox_cmd, services, status_cmd, up_cmd
-from cli import webhooks_cmd
+from cli import (
+    config_cmd,
+    db_cmd,
+    dlq_cmd,
+    orders_cmd,
+    sandbox_cmd,
+    services,
+    status_cmd,
+    sync_cmd,
+    up_cmd,
+    webhooks_cmd,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,7 +32,12 @@ cli.add_command(status_cmd.status)
 cli.add_command(status_cmd.check)
 cli.add_command(dlq_cmd.dlq)
 cli.add_command(webhooks_cmd.webhooks)
+cli.add_command(orders_cmd.orders)
+cli.add_command(orders_cmd.resync)
 cli.add_command(sandbox_cmd.sandbox)
+cli.add_command(sync_cmd.sync)
+cli.add_command(sync_cmd.pause)
+cli.add_command(sync_cmd.resume)
 
 
 if __name__ == "__main__":

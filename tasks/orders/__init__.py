@@ -1,1 +1,15 @@
-"""Order events: one module per event (register, paid, shipping documents, return, cancel)."""
+"""Order events: one module per event (register, paid, shipping documents, return, cancel),
+the status poll and the sweeper; the business rules in `rules`, the wiring in `engine`."""
+
+from tasks.orders import (
+    cancelled,
+    paid,
+    register,
+    returned,
+    shipping_documents,
+    status_poll,
+    sweep,
+)
+
+__all__ = ["cancelled", "paid", "register", "returned", "shipping_documents", "status_poll",
+           "sweep"]

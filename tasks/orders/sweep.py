@@ -1,0 +1,59 @@
+"""The order sweeper (beat, every 60 s): the database, not the broker, says what is left.
+
+Every event delivery that is not finished and whose `next_attempt_at` has come is sent
+again: a crash between commit and enqueue, a broker that lost its queue, a held event whose
+time has come, a task that died with its worker. Sending twice is harmless (a task skips a
+finished delivery, and the order lock serialises the rest). Old order state rows are reaped
+after the retention period.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from store.models import EventDelivery, utcnow
+from store.order_models import OrderState
+from tasks.orders.engine import SWEEP_GRACE, enqueue
+from workers import runtime
+from workers.task_base import spocc_task
+
+DUE = ("pending", "running", "failed", "held")
+BATCH = 1000
+
+
+def due_deliveries(limit: int = BATCH) -> list[tuple[str, str, int]]:
+    """(event, connection, id) of the deliveries to send again; pushes their next time."""
+    now = utcnow()
+    with runtime.db() as session:
+        rows = session.execute(
+            select(EventDelivery.id, EventDelivery.event_type, EventDelivery.connection_id)
+            .where(EventDelivery.status.in_(DUE), EventDelivery.next_attempt_at <= now)
+            .order_by(EventDelivery.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if rows:
+            session.execute(update(EventDelivery)
+                            .where(EventDelivery.id.in_([r.id for r in rows]))
+                            .values(next_attempt_at=now + SWEEP_GRACE))
+    return [(r.event_type, r.connection_id, r.id) for r in rows]
+
+
+def reap_order_states(now: Any = None) -> int:
+    keep = timedelta(seconds=runtime.settings().retention.order_state_seconds)
+    with runtime.db() as session:
+        result = session.execute(delete(OrderState).where(
+            OrderState.updated_at < (now or utcnow()) - keep, OrderState.open.is_(False)))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@spocc_task("spocc.orders.sweep", queue="orders", max_retries=1)
+def sweep(self: Any) -> dict[str, int]:
+    sent = 0
+    for event, connection_id, delivery_id in due_deliveries():
+        enqueue(event, connection_id, delivery_id)
+        sent += 1
+    return {"sent": sent, "reaped": reap_order_states()}
