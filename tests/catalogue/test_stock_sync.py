@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from tests.catalogue.conftest import clear_stats, ledger, stats
+from tests.catalogue.conftest import clear_stats, ledger, writes
 from tests.catalogue.support import assert_in_sync, start_run, wait_run
 from tests.conftest import Sandboxes
 from tests.support.processes import SpoccProcess
@@ -17,7 +17,7 @@ WRITE_ROUTES = ("stock.corrected", "price.set")
 
 
 def write_calls(url: str) -> int:
-    return int(stats(url)["writes"])
+    return writes(url)
 
 
 @pytest.mark.catalogue(variations=600, plenty_variations=600)
