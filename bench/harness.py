@@ -97,7 +97,7 @@ def noop_tasks_per_second(env: BenchEnv, n: int = 3000) -> float:
 def percentiles(samples: list[float]) -> tuple[float, float]:
     """(median, p99)."""
     ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
     return statistics.median(ordered), p99
 
 
