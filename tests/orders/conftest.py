@@ -100,6 +100,21 @@ class World:
             headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
         return requests.post(url, data=body, headers=headers, timeout=30)
 
+    def reconfigure(self, **changes: Any) -> None:
+        """Apply the connection again with top-level sections changed (rules, acceptance…)."""
+        from store import config_store
+        from tests.conftest import connection_document
+        from workers import runtime
+
+        doc = connection_document(self.conn.id, self.plenty, self.spocc, **changes)
+        with runtime.db() as session:
+            config_store.apply(session, runtime.secret_box(), doc)
+        self.conn = runtime.connection(self.conn.id)
+
+    def faults(self, *rules: dict[str, Any]) -> None:
+        self.http.post(f"{self.spocc}/__admin/faults", json={"seed": 1, "rules": list(rules)},
+                       timeout=10).raise_for_status()
+
     def ledger(self, kind: str | None = None) -> list[dict[str, Any]]:
         params = {"kind": kind} if kind else {}
         answer = self.http.get(f"{self.spocc}/__admin/ledger", params=params, timeout=30)
