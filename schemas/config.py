@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from marshmallow import (
@@ -22,6 +21,20 @@ from marshmallow import (
     validates_schema,
 )
 
+from schemas.connection import (
+    Acceptance,
+    ConnectionConfig,
+    ItemImport,
+    Mappings,
+    PlentyApi,
+    ProcessSetting,
+    Rules,
+    SalesPrices,
+    SpoccApi,
+    WarehouseMap,
+    Webhooks,
+    referrer_key,
+)
 from schemas.secret import MASK, Secret
 
 PROCESSES: dict[str, int] = {
@@ -91,119 +104,6 @@ class SecretField(fields.Field):
 class _Strict(Schema):
     class Meta:
         unknown = RAISE
-
-
-# ---------------------------------------------------------------- dataclasses (what code reads)
-
-
-@dataclass(frozen=True)
-class SpoccApi:
-    base_url: str
-    retailer_id: str
-    content_api_key: Secret | None
-    stock_api_key: Secret | None
-    transaction_api_key: Secret | None
-    timeout_seconds: float = 30.0
-
-
-@dataclass(frozen=True)
-class PlentyApi:
-    base_url: str
-    username: str
-    password: Secret | None
-    timeout_seconds: float = 30.0
-
-
-@dataclass(frozen=True)
-class Webhooks:
-    token: Secret | None
-    signing_secret: Secret | None
-
-
-@dataclass(frozen=True)
-class ItemImport:
-    complete_import: bool
-    extended_data_tag_id: int | None
-    default_category_id: int
-    ean_barcode_type_id: int
-    spocc_id_barcode_type_id: int
-    colour_attribute_id: int
-    size_attribute_id: int
-    plenty_client_id: int | None
-
-
-@dataclass(frozen=True)
-class SalesPrices:
-    retail: int
-    target: int | None
-    recommended_retail: int | None
-
-
-@dataclass(frozen=True)
-class WarehouseMap:
-    channel_store: int
-    warehouse_id: int
-    storage_location_id: int = 0
-    reason_id: int = 301
-
-
-@dataclass(frozen=True)
-class Mappings:
-    item_import: ItemImport
-    sales_prices: SalesPrices
-    properties: dict[int, int]  # SPoCC attribute id → PlentyONE property id
-    categories: dict[int, int]  # SPoCC product group id → PlentyONE category id
-    warehouses: list[WarehouseMap]
-    markets: dict[str, int]  # PlentyONE referrer id ("104.01") → SPoCC referrer id
-    return_reasons: dict[int, int]  # PlentyONE return reason → SPoCC reason
-    order_statuses: dict[str, str | None]
-
-    def spocc_referrer(self, plenty_referrer_id: float | str) -> int | None:
-        return self.markets.get(_referrer(plenty_referrer_id))
-
-    def warehouse_for_store(self, channel_store: int) -> WarehouseMap | None:
-        return next((w for w in self.warehouses if w.channel_store == channel_store), None)
-
-    def store_for_warehouse(self, warehouse_id: int) -> WarehouseMap | None:
-        return next((w for w in self.warehouses if w.warehouse_id == warehouse_id), None)
-
-
-@dataclass(frozen=True)
-class Acceptance:
-    enabled: bool = False
-    threshold: float = 0.97
-    on_fail: str = "not_enough_stock"  # or "hold": a person decides (`spocc orders release`)
-
-
-@dataclass(frozen=True)
-class Rules:
-    block_order_referrers: list[str] = field(default_factory=list)
-    block_product_groups: list[int] = field(default_factory=list)
-    cap_stock: int | None = None
-    stock_buffer: int = 0
-
-
-@dataclass(frozen=True)
-class ProcessSetting:
-    enabled: bool
-    interval_minutes: int
-
-
-@dataclass(frozen=True)
-class ConnectionConfig:
-    id: str
-    name: str
-    test_mode: bool
-    spocc: SpoccApi
-    plentyone: PlentyApi
-    webhooks: Webhooks
-    mappings: Mappings
-    acceptance: Acceptance
-    rules: Rules
-    processes: dict[str, ProcessSetting]
-
-    def status(self, outcome: str) -> str | None:
-        return self.mappings.order_statuses.get(outcome)
 
 
 # ---------------------------------------------------------------- schemas (what files must say)
@@ -318,11 +218,6 @@ class OrderStatusesSchema(_Strict):
     return_registered = _status_field()
 
 
-def _referrer(value: float | str) -> str:
-    """PlentyONE referrer ids are decimals (104.01); one spelling for 4, 4.0 and "4.00"."""
-    return f"{float(value):.2f}"
-
-
 def _unique(rows: list[Any], key: str, what: str, path: str) -> dict[str, Any]:
     errors: dict[str | int, Any] = {}
     seen: dict[Any, int] = {}
@@ -364,7 +259,8 @@ class MappingsSchema(_Strict):
             categories={r["product_group_id"]: r["category_id"] for r in data["categories"]},
             warehouses=data["warehouses"],
             markets={
-                _referrer(r["plenty_referrer_id"]): r["spocc_referrer_id"] for r in data["markets"]
+                referrer_key(r["plenty_referrer_id"]): r["spocc_referrer_id"]
+                for r in data["markets"]
             },
             return_reasons={
                 r["plenty_reason_id"]: r["spocc_reason_id"] for r in data["return_reasons"]
@@ -519,3 +415,11 @@ def load_connection(document: Mapping[str, Any]) -> ConnectionConfig:
     """One stored connection (secrets merged in by the config store)."""
     loaded: ConnectionConfig = ConnectionSchema(unknown=EXCLUDE).load(document)
     return loaded
+
+
+# The typed configuration is importable from here too: callers know one module.
+__all__ = [
+    "DEFAULT_STATUSES", "PROCESSES", "SECRET_FIELDS", "Acceptance", "ConfigError",
+    "ConnectionConfig", "ItemImport", "Mappings", "PlentyApi", "ProcessSetting", "Rules",
+    "SalesPrices", "SpoccApi", "WarehouseMap", "Webhooks", "load_config", "load_connection",
+]
