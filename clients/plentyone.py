@@ -23,6 +23,7 @@ from clients.breaker import BreakerSettings, CircuitBreaker
 from clients.errors import ContractError, NotFound
 from clients.http import HttpClient, RetryPolicy, Timeouts, load
 from clients.ratelimit import CATALOGUE, ORDERS, LimiterSettings, RateLimiter
+from clients.status import scope as key_scope
 from clients.tokens import SharedToken
 from schemas.plentyone import (
     AttributeSchema,
@@ -113,7 +114,7 @@ class PlentyOneClient:
         self.priority = priority
         self._username = username
         self._password = password
-        scope = f"{key_prefix}{self.connection_id}:{API}"
+        scope = key_scope(key_prefix, self.connection_id, API)
         self.read_limiter = RateLimiter(
             redis, f"{scope}:rl:read", read_limits or LimiterSettings(default_limit=80)
         )

@@ -24,6 +24,7 @@ from clients.breaker import BreakerSettings, CircuitBreaker
 from clients.errors import Conflict, NotFound
 from clients.http import HttpClient, RetryPolicy, Timeouts
 from clients.ratelimit import CATALOGUE, ORDERS, RATELIMIT_HEADERS, LimiterSettings, RateLimiter
+from clients.status import scope as key_scope
 from schemas.secret import Secret
 from schemas.spocc import (
     ArticleSchema,
@@ -158,7 +159,7 @@ class SpoccClient:
         self.breakers: dict[str, CircuitBreaker] = {}
         self._http: dict[str, HttpClient] = {}
         for api in PREFIXES:
-            scope = f"{key_prefix}{self.connection_id}:spocc-{api}"
+            scope = key_scope(key_prefix, self.connection_id, f"spocc-{api}")
             limiter = RateLimiter(redis, f"{scope}:rl", settings, headers=RATELIMIT_HEADERS)
             cb = CircuitBreaker(redis, f"{scope}:breaker", breaker)
             self.limiters[api] = limiter

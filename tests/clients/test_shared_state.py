@@ -241,3 +241,22 @@ def test_only_one_probe_goes_through_while_half_open(
     breaker.record_success()
     breaker.before_call()
     assert breaker.state()["state"] == "closed"
+
+
+def test_status_reads_breaker_budgets_and_token_without_credentials(
+    plenty_sandbox: Callable[..., BackgroundServer],
+    plenty_client: Callable[..., PlentyOneClient],
+    redis_conn: redislib.Redis,
+    prefix: str,
+) -> None:
+    from clients.status import connection_state
+
+    server = plenty_sandbox(plan="enterprise")
+    client = plenty_client(server.url, connection_id="shop-1")
+    client.warehouses()
+    state = connection_state(redis_conn, "shop-1", key_prefix=prefix)
+    plenty = state["plentyone"]
+    assert plenty["breaker"]["state"] == "closed"
+    assert plenty["reads"]["limit"] == 280  # learned from the X-Plenty headers
+    assert plenty["token"] == "present"
+    assert state["spocc-transaction-service"]["breaker"]["state"] == "closed"
