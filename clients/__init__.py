@@ -17,7 +17,7 @@ from clients.http import Timeouts
 from clients.plentyone import PlentyOneClient
 from clients.ratelimit import CATALOGUE
 from clients.spocc import SpoccClient
-from schemas.config import ConnectionConfig
+from schemas.connection import ConnectionConfig
 from schemas.secret import Secret
 
 
