@@ -156,3 +156,22 @@ def test_business_rule_refusals_are_permanent_with_their_code(
     with pytest.raises(Unprocessable) as refused:
         client.cancel_order(order["spoccOrderId"], idempotency_key="c-6002")
     assert refused.value.code == "already_processing"
+
+
+def test_follows_the_x_ratelimit_headers_without_meeting_a_429(
+    spocc_sandbox: Callable[..., Any], spocc_client: Callable[..., SpoccClient]
+) -> None:
+    running = spocc_sandbox(variations=50)
+    admin = Admin(running.url)
+    admin.post("/rate-limits", {"limits": {STOCK: 20}, "windowSeconds": 2})
+    client = spocc_client(running.url)
+    spocc_id = next(iter(client.stock()))["spoccId"]
+    admin.clear_stats()
+    started = time.monotonic()
+    for _ in range(30):
+        client.variation_stock(spocc_id)
+    assert time.monotonic() - started >= 1.0  # it had to wait for the next window
+    statuses = next(r["statuses"] for r in admin.get("/stats")["routes"]
+                    if r["route"].endswith("/stock/<spocc_id>"))
+    assert statuses == {"200": 30}
+    assert client.limiters[STOCK].state()["limit"] == 20
