@@ -130,8 +130,9 @@ def check_connection(
             expect(f"mappings.properties[{i}].spocc_attribute_id", attr, "attribute", "SPoCC",
                    attrs)
         s_refs = s.get("referrers", lambda: _ids(spocc.referrers()))
-        for i, ref in enumerate(m.markets.values()):
-            expect(f"mappings.markets[{i}].spocc_referrer_id", ref, "referrer", "SPoCC", s_refs)
+        for i, s_ref in enumerate(m.markets.values()):
+            expect(f"mappings.markets[{i}].spocc_referrer_id", s_ref, "referrer", "SPoCC",
+                   s_refs)
         s_reasons = s.get("return reasons", lambda: _ids(spocc.return_reasons()))
         for i, reason in enumerate(m.return_reasons.values()):
             expect(f"mappings.return_reasons[{i}].spocc_reason_id", reason, "return reason",
