@@ -1,4 +1,4 @@
-"""Accepting an event durably: claim its idempotency key and record it, in one transaction.
+"""Accepting an event durably: record it and claim its idempotency key, in one transaction.
 
 The caller commits, then enqueues the returned delivery id: a crash in between leaves a
 pending row the sweeper re-enqueues, so a 202 is never lost.
@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from store import idempotency
 from store.idempotency import Claim
-from store.models import EventDelivery, utcnow
+from store.models import EventDelivery, IdempotencyKey, utcnow
 
 SCOPE = "webhook"
 # The sweeper treats a pending row as lost after this (the enqueue right after commit
@@ -59,21 +60,13 @@ def accept(
     fingerprint: str,
     grace: timedelta = SWEEP_GRACE,
 ) -> Outcome:
-    claimed = idempotency.claim(session, connection_id, SCOPE, key, fingerprint)
-    if claimed.claim is Claim.CONFLICT:
-        return Outcome(409, _error(409, "Conflict", "this event id was used for another body"),
-                       None)
-    if claimed.claim is Claim.IN_PROGRESS:
-        return Outcome(409, _error(409, "Conflict", "this event is being accepted; retry"), None)
-    if claimed.claim is Claim.DUPLICATE:
-        first = claimed.response or {}
-        return Outcome(int(first.get("status", 202)), dict(first.get("body") or {}), None, True)
+    """Two statements on the hot path: the event row, then its key already answered; a key
+    that exists makes the caller's transaction roll back and the first answer come back."""
     now = utcnow()
     row = EventDelivery(
         connection_id=connection_id,
         event_type=event,
         order_id=order_id,
-        idempotency_key_id=claimed.key_id,
         payload=payload,
         status="pending",
         next_attempt_at=now + grace,
@@ -83,8 +76,29 @@ def accept(
     session.add(row)
     session.flush()
     body = {"eventId": row.id, "event": event, "orderId": order_id, "status": "accepted"}
-    idempotency.complete(session, claimed.key_id, {"status": 202, "body": body})
-    return Outcome(202, body, row.id)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    key_id = session.execute(
+        insert(IdempotencyKey)
+        .values(connection_id=connection_id, scope=SCOPE, key=key, request_hash=fingerprint,
+                status="done", response={"status": 202, "body": body}, created_at=now,
+                expires_at=now + idempotency.DEFAULT_TTL)
+        .on_conflict_do_nothing(index_elements=["connection_id", "scope", "key"])
+        .returning(IdempotencyKey.id)
+    ).scalar_one_or_none()
+    if key_id is not None:
+        return Outcome(202, body, row.id)
+    session.rollback()  # the event was seen before: forget this row
+    claimed = idempotency.claim(session, connection_id, SCOPE, key, fingerprint)
+    if claimed.claim is Claim.CONFLICT:
+        return Outcome(409, _error(409, "Conflict", "this event id was used for another body"),
+                       None)
+    if claimed.claim is Claim.DUPLICATE:
+        first = claimed.response or {}
+        return Outcome(int(first.get("status", 202)), dict(first.get("body") or {}), None, True)
+    if claimed.claim is Claim.NEW:  # its first owner was reaped meanwhile: nothing recorded
+        idempotency.release(session, claimed.key_id)
+    return Outcome(409, _error(409, "Conflict", "this event is being accepted; retry"), None)
 
 
 def _error(code: int, status: str, message: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ under gunicorn and real workers on the `orders` queue."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from tests.support.processes import wait_until
 
 TOKEN = "demo-webhook-token-0123456789"
 SIGNING_SECRET = "whsec_ZGVtby1zaWduaW5nLXNlY3JldC0wMTIzNDU2Nzg5"
+_TOKEN_LOCK = threading.Lock()
 STOCKED = 40
 BILLING = {"firstName": "Ada", "lastName": "Lovelace", "street": "Hauptstraße",
            "houseNumber": "1", "postalCode": "10115", "town": "Berlin", "countryId": 1,
@@ -69,14 +71,21 @@ class World:
         return int(answer.json()["id"])
 
     def plenty_token(self) -> str:
+        """One login for the whole test (the account allows few sessions)."""
+        with _TOKEN_LOCK:
+            token = getattr(self, "_token", None)
+            if token is None:
+                token = self._token = self._login()
+            return str(token)
+
+    def _login(self) -> str:
         answer = self.http.post(f"{self.plenty}/rest/login", json={
             "username": "spocc-demo", "password": "demo-password"}, timeout=10)
         answer.raise_for_status()
         return str(answer.json()["access_token"])
 
     def plenty_order(self, order_id: int) -> dict[str, Any]:
-        token = getattr(self, "_token", None) or self.plenty_token()
-        self._token = token
+        token = self.plenty_token()
         answer = self.http.get(f"{self.plenty}/rest/orders/{order_id}",
                                params={"with[]": ["orderItems", "shippingPackages"]},
                                headers={"Authorization": f"Bearer {token}"}, timeout=10)

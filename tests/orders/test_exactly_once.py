@@ -1,0 +1,134 @@
+"""Exactly once, in order: many orders through every event with every webhook delivered two
+or three times, shuffled and concurrent; and a worker SIGKILLed while SPoCC's answer to a
+registration it applied was lost."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from tests.orders.conftest import World
+from tests.orders.test_flow import statuses_of
+from tests.support.processes import wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.catalogue(variations=60, plenty_variations=60)]
+
+ORDERS = int(os.environ.get("SPOCC_TEST_ORDERS", "1000"))
+
+
+def deliver_all(world: World, deliveries: list[tuple[str, int, bool, str]]) -> Counter[int]:
+    def send(item: tuple[str, int, bool, str]) -> int:
+        event, order_id, signed, msg_id = item
+        return world.deliver(event, order_id, signed=signed, msg_id=msg_id).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        return Counter(pool.map(send, deliveries))
+
+
+def copies_of(rng: random.Random, event: str, order_id: int) -> list[tuple[str, int, bool, str]]:
+    signed = rng.random() < 0.5
+    msg_id = f"msg_{event}_{order_id}_{rng.getrandbits(32)}"
+    return [(event, order_id, signed, msg_id)] * rng.choice((2, 3))
+
+
+def test_every_event_of_many_orders_applied_once_and_in_order(world, worker_factory):
+    rng = random.Random(6)
+    worker_factory(queues="orders", concurrency=8)
+    started = time.monotonic()
+    stocked = world.spocc_ids(40)
+    with ThreadPoolExecutor(8) as pool:
+        orders = list(pool.map(
+            lambda i: world.create_order([{"spoccId": stocked[i % 40], "quantity": 1,
+                                           "price": 120.0}]), range(ORDERS)))
+        returning = orders[1::2]
+        returns = dict(zip(returning, pool.map(world.create_return, returning), strict=True))
+    cancelling = orders[0::2]
+
+    # Wave 1: registration, payment, shipping documents and returns, 2-3 copies of each,
+    # shuffled (most later events arrive before their registration), sent 16 at a time.
+    wave: list[tuple[str, int, bool, str]] = []
+    for order_id in orders:
+        for event in ("order-registered", "order-paid", "shipping-documents"):
+            wave += copies_of(rng, event, order_id)
+    for return_id in returns.values():
+        wave += copies_of(rng, "return-registered", return_id)
+    rng.shuffle(wave)
+    created = time.monotonic()
+    answers = deliver_all(world, wave)
+    delivered = time.monotonic()
+    assert set(answers) == {202}, answers
+    world.wait_settled(timeout=240)
+    applied = time.monotonic()
+    # Wave 2: cancellations (a cancelled order refuses later payments, so they come after).
+    wave = [c for order_id in cancelling for c in copies_of(rng, "order-cancelled", order_id)]
+    rng.shuffle(wave)
+    assert set(deliver_all(world, wave)) == {202}
+    statuses = world.wait_settled(timeout=120)
+    elapsed = time.monotonic() - started
+
+    assert Counter(statuses.values()) == {"done": len(statuses)}
+    assert len(statuses) == 3 * ORDERS + len(returns) + len(cancelling)  # one row per event
+    ledger = world.ledger()
+    registered = {e["data"]["plentyOrderId"]: e for e in ledger
+                  if e["kind"] == "order.registered"}
+    assert len(registered) == ORDERS == len([e for e in ledger
+                                             if e["kind"] == "order.registered"])
+    first_seq = {e["data"]["spoccOrderId"]: e["seq"] for e in registered.values()}
+    per_kind: dict[str, Counter[str]] = {}
+    for entry in ledger:
+        spocc_order = entry["data"].get("spoccOrderId")
+        if entry["kind"] == "order.registered" or spocc_order is None \
+                or not entry["kind"].startswith("order."):
+            continue
+        assert entry["seq"] > first_seq[spocc_order], entry  # never before registration
+        per_kind.setdefault(entry["kind"], Counter())[spocc_order] += 1
+    assert set(per_kind["order.payment"].values()) == {1}
+    assert len(per_kind["order.payment"]) == ORDERS
+    assert set(per_kind["order.shipping_documents"].values()) == {1}
+    assert len(per_kind["order.shipping_documents"]) == ORDERS
+    assert len(per_kind["order.return"]) == len(returns)
+    assert set(per_kind["order.return"].values()) == {1}
+    assert len(per_kind["order.cancelled"]) == len(cancelling)
+    assert set(per_kind["order.cancelled"].values()) == {1}
+
+    changes: dict[int, list[float]] = {}
+    for entry in world.plenty_ledger("order.status_changed"):
+        changes.setdefault(entry["data"]["orderId"], []).append(entry["data"]["statusId"])
+    for order_id in returning:
+        assert changes[order_id] == [5.1]
+    for order_id in cancelling:
+        assert changes[order_id] == [5.1, 8.8]
+    print(f"\n{ORDERS} orders, {sum(answers.values())} wave-1 deliveries: {elapsed:.1f} s "
+          f"(setup {created - started:.1f}, deliver {delivered - created:.1f}, "
+          f"applied {applied - created:.1f}, wave 2 {time.monotonic() - applied:.1f})")
+
+
+def test_worker_killed_after_spocc_applied_a_registration_whose_answer_was_lost(
+        world, worker_factory):
+    order_id = world.create_order([{"spoccId": world.spocc_ids(40)[0], "quantity": 1,
+                                    "price": 120.0}])
+    world.faults({"kind": "drop_after_effect", "path": "/transaction-service/v1/orders$",
+                  "methods": ["POST"]})
+    doomed = worker_factory(queues="orders", concurrency=1, name="doomed")
+    assert world.deliver("order-registered", order_id).status_code == 202
+    wait_until(lambda: len(world.ledger("order.registered")) == 1, 30,
+               "SPoCC to apply the registration")
+    time.sleep(0.3)  # the worker is now waiting for an answer that will never come
+    os.killpg(doomed.pid, signal.SIGKILL)  # main process and its pool child, mid-task
+    assert world.delivery_statuses() != {} and set(world.delivery_statuses().values()) <= {
+        "running", "failed"}
+    world.faults()
+    worker_factory(queues="orders", concurrency=1, name="survivor")
+    statuses = world.wait_settled(timeout=60)  # Redis redelivers after the visibility timeout
+    assert set(statuses.values()) == {"done"}
+    assert len(world.ledger("order.registered")) == 1
+    assert statuses_of(world, order_id) == [5.1]
+    state = world.state(order_id)
+    assert state.registration == "done" and state.spocc_order_id
