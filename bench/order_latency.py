@@ -1,0 +1,148 @@
+"""Issue 6, order latency: an order event accepted by the receiver → applied at the SPoCC
+sandbox, with rate limits off, at 20 events/s sustained (targets: median < 1 s, p99 < 5 s).
+
+Everything is a separate process, as deployed: both sandboxes, the receiver (gunicorn),
+one `orders` worker. The events are registrations (the longest task: four API calls)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from bench.harness import bench_env, percentiles, row
+from bench.receiver import _free_port
+from sandboxes.catalogue import Catalogue
+from tests.support.processes import ROOT, SpoccProcess, wait_until
+
+TOKEN = "bench-webhook-token-0123456789"
+BILLING = {"firstName": "Ada", "lastName": "Lovelace", "street": "Weg", "houseNumber": "1",
+           "postalCode": "10115", "town": "Berlin", "countryId": 1}
+
+
+def _alive(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).status_code < 500
+    except requests.RequestException:
+        return False
+
+
+def _at(value: Any) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--concurrency", type=int, default=4, help="orders worker processes")
+    args = parser.parse_args()
+    import subprocess
+
+    with bench_env() as env:
+        spocc_port, plenty_port, hook_port = _free_port(), _free_port(), _free_port()
+        spocc_url = f"http://127.0.0.1:{spocc_port}"
+        plenty_url = f"http://127.0.0.1:{plenty_port}"
+        sandboxes = [
+            subprocess.Popen([sys.executable, "-m", "sandboxes.spocc", "--port", str(spocc_port),
+                              "--variations", "60"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL),
+            subprocess.Popen([sys.executable, "-m", "sandboxes.plentyone", "--port",
+                              str(plenty_port), "--variations", "60", "--plan", "off"],
+                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        ]
+        procs: list[SpoccProcess] = []
+        try:
+            wait_until(lambda: _alive(f"{spocc_url}/health")
+                       and _alive(f"{plenty_url}/__admin/info"), 120, "the sandboxes")
+            from store import config_store
+            from tests.conftest import connection_document
+            from workers import runtime
+
+            conn_id = f"lat-{uuid.uuid4().hex[:6]}"
+            doc = connection_document(conn_id, plenty_url, spocc_url,
+                                      webhooks={"token": TOKEN})
+            with runtime.db() as session:
+                config_store.apply(session, runtime.secret_box(), doc)
+            ids = [v.spocc_id for v in Catalogue().variations(0, 40)]
+            http = requests.Session()
+            for spocc_id in ids:
+                http.post(f"{spocc_url}/__admin/stock", json={"spoccId": spocc_id,
+                                                              "onHand": 1_000_000}, timeout=10)
+            n = int(args.rate * args.seconds)
+            orders = []
+            for i in range(n):
+                answer = http.post(f"{plenty_url}/__admin/orders", json={
+                    "referrerId": 104.01, "warehouseId": 1, "statusId": 5,
+                    "lines": [{"spoccId": ids[i % 40], "quantity": 1, "price": 99.0}],
+                    "addresses": {"billing": BILLING}}, timeout=10)
+                orders.append(int(answer.json()["id"]))
+            procs.append(SpoccProcess(["webhooks", "--port", str(hook_port), "--workers", "3",
+                                       "--no-access-log"], env.env, env.data_dir,
+                                      "receiver").start())
+            procs.append(SpoccProcess(["worker", "-Q", "orders", "-c", str(args.concurrency),
+                                       "-n", "lat@%h", "--loglevel", "WARNING"], env.env,
+                                      env.data_dir, "worker").start())
+            wait_until(lambda: _alive(f"http://127.0.0.1:{hook_port}/healthz"), 60, "receiver")
+            hook = f"http://127.0.0.1:{hook_port}/hooks/{conn_id}/order-registered"
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            # warm-up: one order through the whole path (worker pool, token, client pools)
+            http.post(hook, json={"orderId": orders[0]}, headers=headers, timeout=10)
+            wait_until(lambda: _registered(http, spocc_url) >= 1, 60, "the warm-up order")
+            accepted: dict[int, float] = {}
+            lock = threading.Lock()
+
+            def send(order_id: int) -> None:
+                with requests.Session() as s:
+                    answer = s.post(hook, json={"orderId": order_id}, headers=headers,
+                                    timeout=30)
+                if answer.status_code == 202:
+                    with lock:
+                        accepted[order_id] = time.time()
+
+            print(f"order latency (issue 6): {n - 1} registrations at {args.rate:.0f}/s, "
+                  f"worker c={args.concurrency}, limits off")
+            threads = []
+            start = time.perf_counter()
+            for i, order_id in enumerate(orders[1:]):
+                delay = start + i / args.rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                t = threading.Thread(target=send, args=(order_id,))
+                t.start()
+                threads.append(t)
+            for t in threads:
+                t.join()
+            wait_until(lambda: _registered(http, spocc_url) >= n, 300, "every registration")
+            ledger = http.get(f"{spocc_url}/__admin/ledger",
+                              params={"kind": "order.registered"}, timeout=30).json()
+            applied = {e["data"]["plentyOrderId"]: _at(e["at"]) for e in ledger["entries"]}
+            samples = [applied[o] - accepted[o] for o in accepted]
+            med, p99 = percentiles(samples)
+            row("accepted → registered at SPoCC, median", f"{med * 1000:.0f} ms", "< 1 s",
+                med < 1)
+            row("accepted → registered at SPoCC, p99", f"{p99 * 1000:.0f} ms", "< 5 s", p99 < 5)
+        finally:
+            for proc in procs:
+                proc.stop()
+            for sandbox in sandboxes:
+                sandbox.terminate()
+                sandbox.wait(10)
+
+
+def _registered(http: requests.Session, spocc_url: str) -> int:
+    answer = http.get(f"{spocc_url}/__admin/ledger", params={"kind": "order.registered"},
+                      timeout=30)
+    return int(answer.json()["count"])
+
+
+if __name__ == "__main__":
+    main()
