@@ -7,6 +7,7 @@ import click
 from cli import (
     config_cmd,
     db_cmd,
+    demo_cmd,
     dlq_cmd,
     orders_cmd,
     sandbox_cmd,
@@ -35,6 +36,7 @@ cli.add_command(webhooks_cmd.webhooks)
 cli.add_command(orders_cmd.orders)
 cli.add_command(orders_cmd.resync)
 cli.add_command(sandbox_cmd.sandbox)
+cli.add_command(demo_cmd.demo)
 cli.add_command(sync_cmd.sync)
 cli.add_command(sync_cmd.pause)
 cli.add_command(sync_cmd.resume)

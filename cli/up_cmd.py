@@ -171,6 +171,11 @@ def up(
             if part.name.endswith("sandbox"):
                 _wait_http(f"{part.where}/__admin/info", part)
         _show(parts, s.database_url, embedded.broker_url if embedded else s.broker_url or "")
+        receiver = next((p for p in parts if p.name == "webhook receiver"), None)
+        if receiver is not None:
+            _wait_http(f"http://127.0.0.1:{webhook_port}/healthz", receiver)
+            if test_mode and not no_sandboxes:
+                _wire_sandbox_events(f"http://127.0.0.1:{webhook_port}")
         _demo_task(parts, flower_port)
         started = time.monotonic()
         while not stopping:
@@ -200,6 +205,26 @@ def _wait_http(url: str, part: Part, timeout: float = 120.0) -> None:
         except requests.RequestException:
             time.sleep(0.2)
     fail(f"{part.name} did not answer at {url} within {timeout:.0f} s")
+
+
+def _wire_sandbox_events(receiver_url: str) -> None:
+    """Test mode: the sandbox PlentyONE gets the event procedures an operator would create."""
+    from cli.test_mode import register_event_procedures
+
+    with runtime.db() as session:
+        ids = config_store.connection_ids(session)
+    for conn_id in ids:
+        conn = runtime.connection(conn_id)
+        if not conn.test_mode:
+            continue
+        try:
+            register_event_procedures(conn, receiver_url)
+        except requests.RequestException as exc:
+            out.print(f"[yellow]connection {conn_id}: event procedures not registered: {exc}[/]")
+            continue
+        out.print(f"connection {conn_id}: the sandbox PlentyONE calls {receiver_url}/hooks/"
+                  f"{conn_id}/… on new orders, status 5/6/8 and returns "
+                  "(try `spocc demo order`)")
 
 
 def _show(parts: list[Part], database_url: str, broker: str) -> None:
