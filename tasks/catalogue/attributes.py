@@ -56,8 +56,14 @@ class Attributes:
                 for v in attribute["values"]
             }
             state.save(
-                work.session, ctx.id, KIND, key, digest, ref=attribute_id,
-                state={"values": values}, loaded=pushed,
+                work.session,
+                ctx.id,
+                KIND,
+                key,
+                digest,
+                ref=attribute_id,
+                state={"values": values},
+                loaded=pushed,
             )
             result.pushed += 1
         return result

@@ -21,7 +21,7 @@ from store.catalogue_models import CatalogueLink
 from store.models import SyncRun
 from tasks.catalogue import links, plenty_ids, rules, state
 from tasks.catalogue.context import Context
-from tasks.catalogue.process import Page, SpoccListing, SplitUnit, Work
+from tasks.catalogue.process import Page, SplitUnit, SpoccListing, Work
 from tasks.catalogue.runs import UnitResult
 
 IMAGES = "images"
@@ -71,8 +71,9 @@ def push_images(ctx: Context, link: CatalogueLink, variation: dict[str, Any]) ->
             ctx.plenty.link_variation_image(link.item_id, link.variation_id, image_id)
             return image_id
 
-        plenty_ids.once(ctx, "image_link", f"{link.variation_id}:{position}", str(image_id),
-                        link_it)
+        plenty_ids.once(
+            ctx, "image_link", f"{link.variation_id}:{position}", str(image_id), link_it
+        )
     return uploaded
 
 
@@ -179,16 +180,13 @@ class ExtendedData:
                 link = found[spocc_id]
                 have = current.get(link.variation_id, {})
                 ean_type = conn.mappings.item_import.ean_barcode_type_id
-                codes = {
-                    (b["barcodeId"], b["code"]) for b in have.get("variationBarcodes") or []
-                }
+                codes = {(b["barcodeId"], b["code"]) for b in have.get("variationBarcodes") or []}
                 if wanted["ean"] and (ean_type, wanted["ean"]) not in codes:
                     ctx.plenty.add_variation_barcode(
                         link.item_id, link.variation_id, ean_type, wanted["ean"]
                     )
                 had = {
-                    str(p["propertyId"]): _text(p)
-                    for p in have.get("variationProperties") or []
+                    str(p["propertyId"]): _text(p) for p in have.get("variationProperties") or []
                 }
                 for property_id, value in wanted["properties"].items():
                     if had.get(property_id) != value:

@@ -121,3 +121,40 @@ def run_counts(run: SyncRun) -> str:
         f"found {run.found}, pushed {run.pushed}, unchanged {run.unchanged}, "
         f"skipped {run.skipped}, failed {run.failed}"
     )
+
+
+def status_table(session: Session, connection_id: str) -> Any:
+    """`catalogue_status` as a rich table, for `spocc status`."""
+    from rich.table import Table
+
+    table = Table(
+        "process",
+        "last success",
+        "its counts",
+        "in progress",
+        "last failure",
+        title=f"catalogue sync of {connection_id}",
+    )
+
+    def when(run: SyncRun | None) -> str:
+        if run is None:
+            return "-"
+        stamp = run.finished_at or run.started_at
+        return f"{stamp:%Y-%m-%d %H:%M} UTC (run {run.id})"
+
+    for row in catalogue_status(session, connection_id):
+        current = row.in_progress
+        progress = "-"
+        if current is not None:
+            done = current.pushed + current.unchanged + current.skipped + current.failed
+            total = str(current.found) if current.planned else f"{current.found}+"
+            progress = f"run {current.id}: {done}/{total}, {row.units_open} unit(s) open"
+        failure = row.last_failure
+        table.add_row(
+            row.process,
+            when(row.last_success),
+            run_counts(row.last_success) if row.last_success else "-",
+            progress,
+            f"{when(failure)}: {(failure.reason or '')[:80]}" if failure else "-",
+        )
+    return table

@@ -66,7 +66,7 @@ def _import_article(work: Work, article: dict[str, Any], result: UnitResult) -> 
         known = links.resolve(
             session, ctx.plenty, ctx.id, spocc_ids, settings.spocc_id_barcode_type_id
         )
-    for spocc_id, link in known.items():
+    for link in known.values():
         if link.article_number is None or link.product_group_id is None:
             link.article_number, link.product_group_id = article["articleNumber"], group
     missing = [(c, v) for c, v in pairs if v["spoccId"] not in known]
@@ -78,8 +78,10 @@ def _import_article(work: Work, article: dict[str, Any], result: UnitResult) -> 
         sample = result.detail.setdefault("would_create", [])
         sample.extend(v["spoccId"] for _, v in missing[: SAMPLE - len(sample)])
         return
-    category = conn.mappings.categories.get(group, settings.default_category_id) if group else (
-        settings.default_category_id
+    category = (
+        conn.mappings.categories.get(group, settings.default_category_id)
+        if group
+        else (settings.default_category_id)
     )
     specs = [_spec(ctx, article, colour, v, category) for colour, v in missing]
     item_id = next((link.item_id for link in known.values()), None)
@@ -99,7 +101,10 @@ def _import_article(work: Work, article: dict[str, Any], result: UnitResult) -> 
     except Unprocessable:
         # already there (a redelivered unit raced its first run): link what PlentyONE has
         found = links.resolve(
-            session, ctx.plenty, ctx.id, [v["spoccId"] for _, v in missing],
+            session,
+            ctx.plenty,
+            ctx.id,
+            [v["spoccId"] for _, v in missing],
             settings.spocc_id_barcode_type_id,
         )
         if len(found) < len(missing):
@@ -115,7 +120,10 @@ def _import_article(work: Work, article: dict[str, Any], result: UnitResult) -> 
 
 
 def _spec(
-    ctx: Context, article: dict[str, Any], colour: dict[str, Any], v: dict[str, Any],
+    ctx: Context,
+    article: dict[str, Any],
+    colour: dict[str, Any],
+    v: dict[str, Any],
     category: int,
 ) -> dict[str, Any]:
     settings = ctx.conn.mappings.item_import

@@ -14,9 +14,11 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from clients.plentyone import PlentyOneClient
+from clients.plentyone import MAX_PER_PAGE, PlentyOneClient
+from schemas.plentyone import page_of
 from store.catalogue_models import CatalogueLink
 from store.models import utcnow
+from tasks.catalogue.answers import LinkVariationView
 
 SPOCC_ID = re.compile(r"^\d{11}$")
 
@@ -115,14 +117,11 @@ def scan_page(
     Returns (variations linked, whether it was the last page). Used before a full run so a
     catalogue that already exists in PlentyONE is matched with one read per 250 variations.
     """
-    from clients.plentyone import MAX_PER_PAGE
-    from schemas.plentyone import VariationSchema, page_of
-
     env = plenty.call(
         "GET",
         "/rest/items/variations",
         params={"with": "variationBarcodes", "page": page, "itemsPerPage": MAX_PER_PAGE},
-        schema=page_of(VariationSchema),
+        schema=page_of(LinkVariationView),
     )
     found: dict[str, dict[str, Any]] = {}
     for variation in env["entries"]:

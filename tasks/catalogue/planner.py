@@ -16,11 +16,16 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clients.plentyone import MAX_PER_PAGE
+from schemas.plentyone import page_of
 from store.models import SyncRun, utcnow
-from tasks.catalogue import links, runs
+from tasks.catalogue import links, runs, state
+from tasks.catalogue.answers import IdView
 from tasks.catalogue.context import Context, context
+from tasks.catalogue.process import Triage
 from tasks.catalogue.registry import CATALOGUE_QUEUE, DELTA, PROCESSES
 from workers import runtime
 
@@ -29,6 +34,7 @@ log = logging.getLogger(__name__)
 BACKLOG = int(os.environ.get("SPOCC_CATALOGUE_BACKLOG", "200"))
 SLICE_SECONDS = float(os.environ.get("SPOCC_PLANNER_SLICE_SECONDS", "30"))
 OVERLAP = timedelta(minutes=2)
+DEEP_EVERY = timedelta(days=float(os.environ.get("SPOCC_FULL_DEEP_EVERY_DAYS", "7")))
 
 # (connection_id, run_id, unit_id) → enqueue; the Celery task or an in-process runner
 Send = Callable[[str, int, int], None]
@@ -75,19 +81,78 @@ def plan_slice(
             explicit = (run.options or {}).get("since_date")
             delta = run.process in DELTA or (
                 # without "complete import", item import takes only what changed
-                run.process == "item_import"
-                and not ctx.conn.mappings.item_import.complete_import
+                run.process == "item_import" and not ctx.conn.mappings.item_import.complete_import
             )
             delta = delta and not (run.options or {}).get("full")
             _set_options(run, since=explicit or (_since(session, run) if delta else None))
+        if run.process == "stock_full" and "deep" not in run.options:
+            _set_options(run, **_full_run_mode(session, run))
         _set_options(run, planner_at=utcnow().isoformat())
-    if process.link_scan and not run.options.get("variation") and not run.options.get("linked"):
+    options = run.options
+    scan = process.link_scan and (run.process != "stock_full" or options.get("deep"))
+    if scan and not options.get("variation") and not options.get("linked"):
         if not _scan_links(ctx, run_id, deadline):
+            return False
+    if options.get("touched_since") and not options.get("touched_done"):
+        if not _scan_touched(ctx, run_id, deadline):
             return False
     while True:
         if backlog() > BACKLOG:
             return False
         if not _plan_page(ctx, run_id, send):
+            return True
+        if time.monotonic() > deadline:
+            return False
+
+
+def _full_run_mode(session: Session, run: SyncRun) -> dict[str, Any]:
+    """A full run compares every variation with PlentyONE ("deep") when asked (`--full`), for
+    one variation, or when the last deep run is older than DEEP_EVERY. In between it re-reads
+    only what changed: SPoCC values unlike their last push, and the variations PlentyONE
+    stamped as changed (`relatedUpdatedAt`) since the last full run finished."""
+    if run.options.get("full") or run.options.get("variation"):
+        return {"deep": True}
+    deep = session.execute(
+        select(SyncRun)
+        .where(
+            SyncRun.connection_id == run.connection_id,
+            SyncRun.process == "stock_full",
+            SyncRun.status == runs.CLOSED_OK,
+            SyncRun.options["deep"].as_boolean().is_(True),
+            SyncRun.started_at > utcnow() - DEEP_EVERY,
+        )
+        .limit(1)
+    ).scalar_one_or_none()
+    previous = runs.last_success(session, run.connection_id, "stock_full")
+    if deep is None or previous is None or previous.finished_at is None:
+        return {"deep": True}
+    since = previous.finished_at.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    return {"deep": False, "touched_since": since}
+
+
+def _scan_touched(ctx: Context, run_id: int, deadline: float) -> bool:
+    """Record the variations PlentyONE changed since the last full run (250 a read)."""
+    while True:
+        with runtime.db() as session:
+            run = session.get_one(SyncRun, run_id)
+            page = int(run.options.get("touched_page", 1))
+            env = ctx.plenty.call(
+                "GET",
+                "/rest/items/variations",
+                params={
+                    "relatedUpdatedBetween": run.options["touched_since"],
+                    "page": page,
+                    "itemsPerPage": MAX_PER_PAGE,
+                },
+                schema=page_of(IdView),
+            )
+            kind = runs.touched_kind(run_id)
+            known = state.load(session, ctx.id, kind, [str(v["id"]) for v in env["entries"]])
+            for variation in env["entries"]:
+                state.save(session, ctx.id, kind, str(variation["id"]), "-", loaded=known)
+            last = bool(env["isLastPage"])
+            _set_options(run, touched_page=page + 1, touched_done=last)
+        if last:
             return True
         if time.monotonic() > deadline:
             return False
@@ -117,14 +182,19 @@ def _plan_page(ctx: Context, run_id: int, send: Send) -> bool:
         if run.cutoff is None and page.server_time is not None:
             run.cutoff = page.server_time
         size = process.unit_size
+        keys, unchanged = page.keys, 0
+        if isinstance(process, Triage):
+            keys, unchanged = process.triage(ctx, session, run, page)
         batches = [
-            (page_no * 10_000 + j, page.keys[i : i + size])
-            for j, i in enumerate(range(0, len(page.keys), size))
+            (page_no * 10_000 + j, keys[i : i + size])
+            for j, i in enumerate(range(0, len(keys), size))
         ]
         fresh = runs.add_units(session, run, batches)
         new_ids = [u.id for u in fresh]
         run.units += len(fresh)
-        run.found += sum(len(u.keys) for u in fresh)
+        # the page and the cursor commit together: a page is counted once
+        run.found += len(page.keys)
+        run.unchanged += unchanged
         _set_options(run, page=page_no + 1, planner_at=utcnow().isoformat())
         if page.last:
             runs.mark_planned(session, run.id)

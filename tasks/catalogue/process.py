@@ -8,13 +8,14 @@ sweeper and the counting are the same for all of them (`planner.py`, `unit.py`, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from marshmallow import Schema
 from sqlalchemy.orm import Session
 
 from clients.errors import PermanentError
 from store.models import SyncRun
+from tasks.catalogue.answers import key_only
 from tasks.catalogue.context import Context
 from tasks.catalogue.runs import UnitResult
 
@@ -25,6 +26,8 @@ class Page:
     last: bool
     server_time: str | None = None
     total: int | None = None
+    # the listed records themselves, for a process that triages in the planner
+    items: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -66,6 +69,16 @@ class Process(Protocol):
     def push(self, work: Work) -> UnitResult: ...
 
 
+@runtime_checkable
+class Triage(Protocol):
+    """Optional: the planner hands a page's records to `triage`, which answers the keys that
+    need a unit and how many it found unchanged (counted at once, no task sent)."""
+
+    def triage(
+        self, ctx: Context, session: Session, run: SyncRun, page: Page
+    ) -> tuple[list[str], int]: ...
+
+
 @dataclass
 class SpoccListing:
     """A SPoCC list route paged the contract's way: page 1 fixes the window's end (its
@@ -78,16 +91,19 @@ class SpoccListing:
     page_size: int = 1000
     changed_since: bool = True
     params: dict[str, Any] = field(default_factory=dict)
+    full_items: bool = False
 
     def page(self, ctx: Context, run: SyncRun, page: int) -> Page:
         params: dict[str, Any] = dict(self.params, page=page, pageSize=self.page_size)
         if self.changed_since:
             params["changedSince"] = run.options.get("since")
             params["changedBefore"] = run.cutoff
-        env = ctx.spocc.page(self.api, self.path, self.schema, params)
+        schema = self.schema if self.full_items else key_only(self.key)
+        env = ctx.spocc.page(self.api, self.path, schema, params)
         return Page(
             keys=[str(item[self.key]) for item in env["items"]],
             last=bool(env["isLastPage"]),
             server_time=env.get("serverTime"),
             total=env.get("totalCount"),
+            items=list(env["items"]) if self.full_items else None,
         )

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store.catalogue_models import OPEN_UNIT, SyncUnit
+from store.catalogue_models import OPEN_UNIT, CatalogueState, SyncUnit
 from store.models import SyncRun, utcnow
 
 OPEN_RUN = ("running",)
@@ -83,9 +83,7 @@ def claim_slot(
     return run
 
 
-def last_success(
-    session: Session, connection_id: str, process: str, *also: str
-) -> SyncRun | None:
+def last_success(session: Session, connection_id: str, process: str, *also: str) -> SyncRun | None:
     """The latest successful run of `process` (or of the processes in `also`)."""
     return session.execute(
         select(SyncRun)
@@ -216,6 +214,16 @@ def mark_planned(session: Session, run_id: int) -> None:
     close_if_done(session, run_id)
 
 
+def touched_kind(run_id: int) -> str:
+    """`catalogue_state` rows naming the variations PlentyONE changed since the last full run
+    (listed by the planner of a full run that is not deep; dropped when the run closes)."""
+    return f"touched:{run_id}"
+
+
+def _drop_run_state(session: Session, run_id: int) -> None:
+    session.execute(delete(CatalogueState).where(CatalogueState.kind == touched_kind(run_id)))
+
+
 def close_if_done(session: Session, run_id: int) -> bool:
     run = session.get_one(SyncRun, run_id, populate_existing=True)
     if run.status not in OPEN_RUN or not run.planned:
@@ -229,6 +237,7 @@ def close_if_done(session: Session, run_id: int) -> bool:
         select(func.count()).where(SyncUnit.run_id == run_id, SyncUnit.status == "dead")
     ).scalar_one()
     run.finished_at = utcnow()
+    _drop_run_state(session, run_id)
     if dead:
         first = session.execute(
             select(SyncUnit.error)
@@ -253,6 +262,7 @@ def time_out(session: Session, run: SyncRun, reason: str) -> None:
         .where(SyncUnit.run_id == run.id, SyncUnit.status.in_(OPEN_UNIT))
         .values(status="timed_out", updated_at=utcnow())
     )
+    _drop_run_state(session, run.id)
     run.status = "timed_out"
     run.reason = reason
     run.finished_at = utcnow()

@@ -14,16 +14,20 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from clients.errors import PermanentError
 from clients.plentyone import MAX_PER_PAGE, chunks
 from clients.spocc import STOCK
+from schemas.plentyone import page_of
 from schemas.spocc import StockSchema
 from store.catalogue_models import CatalogueLink
 from store.models import SyncRun
 from tasks.catalogue import links, rules, state
+from tasks.catalogue.answers import CurrentVariationView
 from tasks.catalogue.context import Context
 from tasks.catalogue.process import Page, SplitUnit, SpoccListing, Work
-from tasks.catalogue.runs import UnitResult
+from tasks.catalogue.runs import UnitResult, touched_kind
 
 KIND = "stock"
 SAMPLE = 20  # writes listed in a dry run's report per unit
@@ -35,14 +39,47 @@ class StockProcess:
     def __init__(self, name: str, full: bool) -> None:
         self.name = name
         self.full = full
-        self.link_scan = full
-        self.listing = SpoccListing(STOCK, "/stock", StockSchema, "spoccId")
+        self.link_scan = full  # deep runs only (see the planner)
+        self.listing = SpoccListing(STOCK, "/stock", StockSchema, "spoccId", full_items=True)
 
     def page(self, ctx: Context, run: SyncRun, page: int) -> Page:
         only = run.options.get("variation")
         if only:
             return Page(keys=[str(only)], last=True)
         return self.listing.page(ctx, run, page)
+
+    def triage(
+        self, ctx: Context, session: Session, run: SyncRun, page: Page
+    ) -> tuple[list[str], int]:
+        """Keys whose SPoCC values hash unlike their last push, that were never pushed, or
+        whose PlentyONE variation changed since the last full run; a deep run keeps all."""
+        if page.items is None or run.options.get("deep"):
+            return page.keys, 0
+        conn = ctx.conn
+        if conn.rules.block_product_groups:
+            return page.keys, 0  # the unit finds each one's product group
+        ids = [str(item["spoccId"]) for item in page.items]
+        known = links.links_for(session, ctx.id, ids)
+        pushed = state.load(session, ctx.id, KIND, ids)
+        touched = state.load(
+            session,
+            ctx.id,
+            touched_kind(run.id),
+            [str(link.variation_id) for link in known.values()],
+        )
+        keep: list[str] = []
+        for item in page.items:
+            spocc_id = str(item["spoccId"])
+            link = known.get(spocc_id)
+            last = pushed.get(spocc_id)
+            if (
+                link is None
+                or last is None
+                or last.hash != rules.values_hash(rules.desired_values(conn, item))
+                or str(link.variation_id) in touched
+            ):
+                keep.append(spocc_id)
+        return keep, len(ids) - len(keep)
 
     def push(self, work: Work) -> UnitResult:
         ctx, session = work.ctx, work.session
@@ -75,9 +112,23 @@ class StockProcess:
         hashes = {s: rules.values_hash(v) for s, v in wanted.items()}
         compare: dict[str, dict[str, Any]] = {}
         read_plenty: list[str] = []
+        touched = (
+            state.load(
+                session,
+                ctx.id,
+                touched_kind(work.run.id),
+                [str(found[s].variation_id) for s in wanted],
+            )
+            if self.full
+            else {}
+        )
+        deep = bool(work.run.options.get("deep"))
         for spocc_id in wanted:
             last = pushed.get(spocc_id)
-            if self.full or work.full:
+            changed_in_plenty = str(found[spocc_id].variation_id) in touched
+            if self.full and (
+                deep or changed_in_plenty or last is None or last.hash != hashes[spocc_id]
+            ):
                 read_plenty.append(spocc_id)
             elif last is not None and last.hash == hashes[spocc_id]:
                 result.unchanged += 1
@@ -118,7 +169,8 @@ class StockProcess:
             raise
         result.pushed = len(writes)
         for spocc_id in set(writes) | set(compare):
-            if spocc_id in wanted:
+            last = pushed.get(spocc_id)
+            if spocc_id in wanted and (last is None or last.hash != hashes[spocc_id]):
                 state.save(
                     session,
                     ctx.id,
@@ -143,7 +195,18 @@ def _read_current(ctx: Context, linked: list[CatalogueLink]) -> dict[int, dict[s
     """PlentyONE's stock and prices of these variations, 250 a read."""
     out: dict[int, dict[str, Any]] = {}
     for batch in chunks([link.variation_id for link in linked], MAX_PER_PAGE):
-        for variation in ctx.plenty.variations(ids=batch, with_=("stock", "variationSalesPrices")):
+        env = ctx.plenty.call(
+            "GET",
+            "/rest/items/variations",
+            params={
+                "id": ",".join(str(i) for i in batch),
+                "with": "stock,variationSalesPrices",
+                "page": 1,
+                "itemsPerPage": MAX_PER_PAGE,
+            },
+            schema=page_of(CurrentVariationView),
+        )
+        for variation in env["entries"]:
             out[int(variation["id"])] = variation
     return out
 
