@@ -1,0 +1,69 @@
+"""`spocc up` as a new user runs it: an order made in the sandbox PlentyONE flows through
+every event to the SPoCC sandbox and back as statuses, with nothing configured."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from tests.support.processes import ROOT, SpoccProcess, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_order_made_in_the_sandbox_flows_through_every_event(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPOCC_")}
+    env["SPOCC_DATA_DIR"] = str(tmp_path / "var")
+    flower, plenty, spocc_port, hooks = (_free_port() for _ in range(4))
+    up = SpoccProcess(
+        ["up", "--flower-port", str(flower), "--plentyone-port", str(plenty),
+         "--spocc-port", str(spocc_port), "--webhook-port", str(hooks), "--variations", "300"],
+        env, tmp_path, "up",
+    ).start()
+
+    def demo(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "cli", "demo", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def status(order_id: int) -> float:
+        return float(demo("show", str(order_id)).split("status ")[1].split()[0])
+
+    try:
+        up.wait_for_log("the sandbox PlentyONE calls", timeout=120)
+        made = demo("order")
+        order_id = int(made.split("order ")[1].split()[0])
+        wait_until(lambda: status(order_id) == 5.1, 60, "status 5.1 (handed over)")
+        demo("status", str(order_id), "5")
+        demo("status", str(order_id), "6")
+        demo("return", str(order_id))
+        spocc = f"http://127.0.0.1:{spocc_port}"
+
+        def kinds() -> list[str]:
+            ledger = requests.get(f"{spocc}/__admin/ledger", timeout=5).json()["entries"]
+            return [e["kind"] for e in ledger if e["data"].get("plentyOrderId") == order_id]
+
+        wait_until(lambda: len(kinds()) == 4, 60, "every event at SPoCC")
+        assert kinds()[0] == "order.registered"
+        assert sorted(kinds()[1:3]) == ["order.payment", "order.shipping_documents"]
+        assert kinds()[3] == "order.return"
+        plenty_ledger = requests.get(f"http://127.0.0.1:{plenty}/__admin/ledger",
+                                     params={"kind": "order.status_changed"}, timeout=5).json()
+        set_by_us = [e["data"] for e in plenty_ledger["entries"]
+                     if e["data"].get("orderId") == order_id]
+        assert any(float(d.get("statusId", 0)) == 5.1 for d in set_by_us), set_by_us
+    finally:
+        up.stop()
+    assert "stopped" in up.log()
