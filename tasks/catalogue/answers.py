@@ -50,6 +50,19 @@ class CurrentVariationView(_View):
     variationSalesPrices = fields.List(fields.Nested(PriceView), allow_none=True)
 
 
+class StoreStockView(_View):
+    channelStore = fields.Integer(required=True)
+    available = fields.Integer(required=True)
+
+
+class StockRecordView(_View):
+    """A SPoCC `/stock` record as the planner triages it: prices are compared as text."""
+
+    spoccId = fields.String(required=True)
+    stock = fields.List(fields.Nested(StoreStockView), required=True)
+    prices = fields.Dict(required=True)
+
+
 class IdView(_View):
     id = fields.Integer(required=True)
 

@@ -46,6 +46,19 @@ def links_for(
     return {row.spocc_id: row for row in rows}
 
 
+def variation_ids(session: Session, connection_id: str, spocc_ids: Iterable[str]) -> dict[str, int]:
+    """SPoCC ID → PlentyONE variation id, without loading the rows."""
+    ids = list(spocc_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(CatalogueLink.spocc_id, CatalogueLink.variation_id).where(
+            CatalogueLink.connection_id == connection_id, CatalogueLink.spocc_id.in_(ids)
+        )
+    )
+    return {spocc_id: int(variation_id) for spocc_id, variation_id in rows}
+
+
 def save_link(
     session: Session,
     connection_id: str,
@@ -85,8 +98,7 @@ def find_variation(
     for found in plenty.variations(barcode=spocc_id, with_=("variationBarcodes",)):
         if spocc_id_of(found, barcode_type_id) == spocc_id:
             return found
-    found = plenty.variation_by_number(spocc_id, with_=("variationBarcodes",))
-    return found
+    return plenty.variation_by_number(spocc_id, with_=("variationBarcodes",))
 
 
 def resolve(

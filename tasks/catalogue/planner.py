@@ -201,3 +201,14 @@ def _plan_page(ctx: Context, run_id: int, send: Send) -> bool:
     for unit_id in new_ids:
         send(ctx.id, run_id, unit_id)
     return not page.last
+
+
+def give_up(run_id: int, reason: str) -> None:
+    """The planner failed for good: the run is failed; units already sent still run."""
+    with runtime.db() as session:
+        run = session.get(SyncRun, run_id)
+        if run is None or run.status != "running":
+            return
+        run.status = "failed"
+        run.reason = reason[:2000]
+        run.finished_at = utcnow()

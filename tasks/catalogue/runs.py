@@ -166,7 +166,7 @@ def finish_unit(
             detail=result.detail,
             updated_at=utcnow(),
         )
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]
     if not changed:
         return False
     run_id = session.execute(select(SyncUnit.run_id).where(SyncUnit.id == unit_id)).scalar_one()

@@ -17,7 +17,7 @@ from store import config_store
 from store.catalogue_models import SyncUnit
 from store.models import Connection, SyncRun, utcnow
 from tasks.catalogue import runs
-from tasks.catalogue.registry import task_for
+from tasks.catalogue.registry import PROCESSES, task_for
 from tasks.catalogue.slots import slot_key
 from workers import runtime
 
@@ -84,6 +84,8 @@ def sweep(
     report = SweepReport(planners_resent=[], units_resent=[])
     with runtime.db() as session:
         for run in runs.open_runs(session):
+            if run.process not in PROCESSES:
+                continue  # other domains (order status) close their own runs
             if now - run.started_at > run_timeout:
                 runs.time_out(session, run, f"not finished within {run_timeout}")
                 report.timed_out += 1

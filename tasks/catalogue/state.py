@@ -28,6 +28,21 @@ def load(
     return {row.key: row for row in rows}
 
 
+def hashes(session: Session, connection_id: str, kind: str, keys: Iterable[str]) -> dict[str, str]:
+    """key → hash, without loading the rows (the planner triages thousands at a time)."""
+    wanted = list(keys)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(CatalogueState.key, CatalogueState.hash).where(
+            CatalogueState.connection_id == connection_id,
+            CatalogueState.kind == kind,
+            CatalogueState.key.in_(wanted),
+        )
+    )
+    return {key: hash_ for key, hash_ in rows}
+
+
 def get(session: Session, connection_id: str, kind: str, key: str) -> CatalogueState | None:
     return session.get(CatalogueState, (connection_id, kind, key))
 

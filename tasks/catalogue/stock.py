@@ -20,11 +20,10 @@ from clients.errors import PermanentError
 from clients.plentyone import MAX_PER_PAGE, chunks
 from clients.spocc import STOCK
 from schemas.plentyone import page_of
-from schemas.spocc import StockSchema
 from store.catalogue_models import CatalogueLink
 from store.models import SyncRun
 from tasks.catalogue import links, rules, state
-from tasks.catalogue.answers import CurrentVariationView
+from tasks.catalogue.answers import CurrentVariationView, StockRecordView
 from tasks.catalogue.context import Context
 from tasks.catalogue.process import Page, SplitUnit, SpoccListing, Work
 from tasks.catalogue.runs import UnitResult, touched_kind
@@ -34,13 +33,14 @@ SAMPLE = 20  # writes listed in a dry run's report per unit
 
 
 class StockProcess:
-    unit_size = 250
+    # 500: two PlentyONE reads of 250, one SPoCC read, bulk writes filled to 50
+    unit_size = 500
 
     def __init__(self, name: str, full: bool) -> None:
         self.name = name
         self.full = full
         self.link_scan = full  # deep runs only (see the planner)
-        self.listing = SpoccListing(STOCK, "/stock", StockSchema, "spoccId", full_items=True)
+        self.listing = SpoccListing(STOCK, "/stock", StockRecordView, "spoccId", full_items=True)
 
     def page(self, ctx: Context, run: SyncRun, page: int) -> Page:
         only = run.options.get("variation")
@@ -59,24 +59,19 @@ class StockProcess:
         if conn.rules.block_product_groups:
             return page.keys, 0  # the unit finds each one's product group
         ids = [str(item["spoccId"]) for item in page.items]
-        known = links.links_for(session, ctx.id, ids)
-        pushed = state.load(session, ctx.id, KIND, ids)
-        touched = state.load(
-            session,
-            ctx.id,
-            touched_kind(run.id),
-            [str(link.variation_id) for link in known.values()],
+        linked = links.variation_ids(session, ctx.id, ids)
+        pushed = state.hashes(session, ctx.id, KIND, ids)
+        touched = set(
+            state.hashes(session, ctx.id, touched_kind(run.id), [str(v) for v in linked.values()])
         )
         keep: list[str] = []
         for item in page.items:
             spocc_id = str(item["spoccId"])
-            link = known.get(spocc_id)
-            last = pushed.get(spocc_id)
+            variation_id = linked.get(spocc_id)
             if (
-                link is None
-                or last is None
-                or last.hash != rules.values_hash(rules.desired_values(conn, item))
-                or str(link.variation_id) in touched
+                variation_id is None
+                or pushed.get(spocc_id) != rules.values_hash(rules.desired_values(conn, item))
+                or str(variation_id) in touched
             ):
                 keep.append(spocc_id)
         return keep, len(ids) - len(keep)

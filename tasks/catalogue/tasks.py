@@ -69,9 +69,32 @@ def _plan(self: Any, connection_id: str, run_id: int) -> bool:
     return done
 
 
+class PlannerTask(SpoccTask):
+    abstract = True
+
+    def on_dead_letter(
+        self,
+        session: Any,
+        dead_letter_id: int,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        exc: BaseException,
+    ) -> None:
+        run_id = kwargs.get("run_id", args[1] if len(args) > 1 else None)
+        if isinstance(run_id, int):
+            planner.give_up(
+                run_id,
+                f"planner failed: {type(exc).__name__}: {exc} (dead letter {dead_letter_id})",
+            )
+
+
 def _planner_task(process: str) -> Any:
     return spocc_task(
-        planner_name(process), queue=CATALOGUE_QUEUE, retry_for=TRANSIENT, max_retries=8
+        planner_name(process),
+        queue=CATALOGUE_QUEUE,
+        retry_for=TRANSIENT,
+        max_retries=8,
+        base=PlannerTask,
     )(_plan)
 
 

@@ -27,7 +27,9 @@ def make_connection(spocc_env: SpoccEnv) -> Callable[..., str]:
     """A stored connection (unique id) against the given URLs, with changes to its document."""
 
     def make(
-        plenty_url: str = "http://127.0.0.1:9", spocc_url: str = "http://127.0.0.1:9", **changes: Any
+        plenty_url: str = "http://127.0.0.1:9",
+        spocc_url: str = "http://127.0.0.1:9",
+        **changes: Any,
     ) -> str:
         conn_id = f"c-{uuid.uuid4().hex[:8]}"
         apply_connection(spocc_env, connection_document(conn_id, plenty_url, spocc_url, **changes))
@@ -68,13 +70,14 @@ def writes(url: str) -> int:
     return sum(
         r["count"]
         for r in stats(url)["routes"]
-        if r["method"] not in ("GET", "HEAD", "OPTIONS") and not r["route"].startswith("/rest/login")
+        if r["method"] not in ("GET", "HEAD", "OPTIONS")
+        and not r["route"].startswith("/rest/login")
     )
 
 
 @pytest.fixture
-def sync_connection(spocc_env: SpoccEnv, sandboxes: Sandboxes, make_connection: Callable[..., str]) -> str:
+def sync_connection(
+    spocc_env: SpoccEnv, sandboxes: Sandboxes, make_connection: Callable[..., str]
+) -> str:
     """A connection against fresh sandboxes, with the beat schedule off (tests start runs)."""
-    return str(
-        make_connection(sandboxes.plenty_url, sandboxes.spocc_url, processes=only())
-    )
+    return str(make_connection(sandboxes.plenty_url, sandboxes.spocc_url, processes=only()))

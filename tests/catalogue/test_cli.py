@@ -39,8 +39,7 @@ def test_sync_of_one_variation_through_the_workers(
     spocc_id = sorted(spocc_stock(sandboxes.spocc_url))[7]
     result = CliRunner().invoke(
         sync_cmd.sync,
-        ["stock_full", "--connection", sync_connection, "--variation", spocc_id,
-         "--timeout", "60"],
+        ["stock_full", "--connection", sync_connection, "--variation", spocc_id, "--timeout", "60"],
     )
     assert result.exit_code == 0, result.output
     assert "succeeded" in result.output and "found 1," in result.output

@@ -35,7 +35,9 @@ def test_item_import_creates_missing_variations_inactive_once(
     assert spocc_ids <= set(state)
     new = {e["data"]["number"] for e in created}
     assert all(state[n]["isActive"] is False for n in new)
-    barcodes = {(e["data"]["barcodeId"], e["data"]["code"]) for e in ledger(plenty, "barcode.created")}
+    barcodes = {
+        (e["data"]["barcodeId"], e["data"]["code"]) for e in ledger(plenty, "barcode.created")
+    }
     assert all((2, n) in barcodes for n in new)
 
     again = wait_run(start_run(sync_connection, "item_import"))
@@ -72,8 +74,11 @@ def test_images_uploaded_once_and_only_changed_ones_again(
     assert (rerun.pushed, rerun.unchanged) == (0, 80)
     assert len(ledger(plenty, "image.uploaded")) == len(uploads)
 
-    requests.post(f"{sandboxes.spocc_url}/__admin/catalogue/mutate",
-                  json={"percent": 20, "kind": "images"}, timeout=10).raise_for_status()
+    requests.post(
+        f"{sandboxes.spocc_url}/__admin/catalogue/mutate",
+        json={"percent": 20, "kind": "images"},
+        timeout=10,
+    ).raise_for_status()
     changed = wait_run(start_run(sync_connection, "images"))
     assert changed.status == "succeeded"
     assert 0 < changed.pushed < 80
@@ -95,14 +100,20 @@ def test_attributes_and_extended_data_for_tagged_variations(
     assert again.pushed == 0 and again.unchanged == attrs.pushed
 
     # tag three variations with the configured tag (1)
-    token = requests.post(f"{plenty}/rest/login", json={"username": "spocc-demo",
-                          "password": "demo-password"}, timeout=10).json()["access_token"]
+    token = requests.post(
+        f"{plenty}/rest/login",
+        json={"username": "spocc-demo", "password": "demo-password"},
+        timeout=10,
+    ).json()["access_token"]
     state = plenty_state(plenty)
     tagged = sorted(state)[:3]
     for number in tagged:
-        requests.post(f"{plenty}/rest/tags/relationships", headers={
-            "Authorization": f"Bearer {token}"}, json={"tagId": 1, "tagType": "variation",
-            "relationshipValue": state[number]["id"]}, timeout=10).raise_for_status()
+        requests.post(
+            f"{plenty}/rest/tags/relationships",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"tagId": 1, "tagType": "variation", "relationshipValue": state[number]["id"]},
+            timeout=10,
+        ).raise_for_status()
     run = wait_run(start_run(sync_connection, "extended_data"))
     assert run.status == "succeeded", run.reason
     assert run.found == 3 and run.pushed == 3

@@ -21,14 +21,13 @@ from workers import runtime
 
 def units(run_id: int) -> list[SyncUnit]:
     with runtime.db() as session:
-        return list(
-            session.execute(select(SyncUnit).where(SyncUnit.run_id == run_id)).scalars()
-        )
+        return list(session.execute(select(SyncUnit).where(SyncUnit.run_id == run_id)).scalars())
 
 
 def faults(url: str, *rules: dict[str, object]) -> None:
-    requests.post(f"{url}/__admin/faults", json={"seed": 1, "rules": list(rules)},
-                  timeout=10).raise_for_status()
+    requests.post(
+        f"{url}/__admin/faults", json={"seed": 1, "rules": list(rules)}, timeout=10
+    ).raise_for_status()
 
 
 @pytest.mark.catalogue(variations=1000, plenty_variations=1000)
@@ -38,12 +37,20 @@ def test_worker_killed_mid_run_the_run_completes_every_record_written_once(
     worker_factory: Callable[..., SpoccProcess],
 ) -> None:
     # slow writes, so the kill lands while units are in flight
-    faults(sandboxes.plenty_url, {"kind": "slow", "delay": 0.3, "methods": ["PUT", "POST"],
-                                  "path": "/rest/(stockmanagement|items/variations/variation_sales)"})
+    faults(
+        sandboxes.plenty_url,
+        {
+            "kind": "slow",
+            "delay": 0.3,
+            "methods": ["PUT", "POST"],
+            "path": "/rest/(stockmanagement|items/variations/variation_sales)",
+        },
+    )
     first = worker_factory(queues="catalogue,default", concurrency=2)
     run_id = start_run(sync_connection, "stock_full")
-    wait_until(lambda: len(ledger(sandboxes.plenty_url, "stock.corrected")) >= 20, 60,
-               "writes to start")
+    wait_until(
+        lambda: len(ledger(sandboxes.plenty_url, "stock.corrected")) >= 20, 60, "writes to start"
+    )
     first.kill_main()
     first.stop()
     worker_factory(queues="catalogue,default", concurrency=2, name="second")
@@ -66,8 +73,16 @@ def test_rate_limited_plentyone_slows_the_run_which_completes(
     sync_connection: str,
     worker_factory: Callable[..., SpoccProcess],
 ) -> None:
-    faults(sandboxes.plenty_url, {"kind": "rate_limit", "rate": 0.4, "retryAfter": 1,
-                                  "methods": ["PUT", "POST"], "path": "/rest/(stock|items)"})
+    faults(
+        sandboxes.plenty_url,
+        {
+            "kind": "rate_limit",
+            "rate": 0.4,
+            "retryAfter": 1,
+            "methods": ["PUT", "POST"],
+            "path": "/rest/(stock|items)",
+        },
+    )
     worker_factory(queues="catalogue,default", concurrency=2)
     run = wait_run(start_run(sync_connection, "stock_full"), timeout=150)
     assert run.status == "succeeded", run.reason
@@ -86,26 +101,41 @@ def test_a_unit_failing_for_good_is_a_dead_letter_and_marks_the_run(
     # one variation was deleted in PlentyONE by hand: writes to it are refused (422)
     spocc_ids = ["10000000040", "10000000041", "10000000042", "10000001040", "10000001041"]
     with runtime.db() as session:
-        present = set(session.execute(
-            select(CatalogueLink.spocc_id).where(CatalogueLink.connection_id == sync_connection,
-                                                 CatalogueLink.spocc_id.in_(spocc_ids))
-        ).scalars())
+        present = set(
+            session.execute(
+                select(CatalogueLink.spocc_id).where(
+                    CatalogueLink.connection_id == sync_connection,
+                    CatalogueLink.spocc_id.in_(spocc_ids),
+                )
+            ).scalars()
+        )
         broken = sorted(present)[0]
-        session.execute(update(CatalogueLink).where(
-            CatalogueLink.connection_id == sync_connection, CatalogueLink.spocc_id == broken
-        ).values(variation_id=987654))
+        session.execute(
+            update(CatalogueLink)
+            .where(CatalogueLink.connection_id == sync_connection, CatalogueLink.spocc_id == broken)
+            .values(variation_id=987654)
+        )
     for spocc_id in present:
-        requests.post(f"{sandboxes.spocc_url}/__admin/stock",
-                      json={"spoccId": spocc_id, "onHand": 77}, timeout=10).raise_for_status()
+        requests.post(
+            f"{sandboxes.spocc_url}/__admin/stock",
+            json={"spoccId": spocc_id, "onHand": 77},
+            timeout=10,
+        ).raise_for_status()
     run = wait_run(start_run(sync_connection, "stock_delta"))
     assert run.status == "failed"
     assert run.failed == 1 and run.pushed == len(present) - 1
-    assert run.reason is not None and "dead" in run.reason or "dlq" in (run.reason or "")
+    assert (run.reason is not None and "dead" in run.reason) or "dlq" in (run.reason or "")
     with runtime.db() as session:
-        letters = session.execute(select(DeadLetter).where(
-            DeadLetter.connection_id == sync_connection)).scalars().all()
+        letters = (
+            session.execute(select(DeadLetter).where(DeadLetter.connection_id == sync_connection))
+            .scalars()
+            .all()
+        )
     assert [letter.task_name for letter in letters] == ["spocc.catalogue.unit"]
     assert "987654" in letters[0].last_error
-    stocked = {e["data"]["variationId"] for e in ledger(sandboxes.plenty_url, "stock.corrected")
-               if e["data"]["quantity"] == 77}
+    stocked = {
+        e["data"]["variationId"]
+        for e in ledger(sandboxes.plenty_url, "stock.corrected")
+        if e["data"]["quantity"] == 77
+    }
     assert len(stocked) == len(present) - 1

@@ -83,8 +83,12 @@ def test_interval_change_and_process_switch_take_effect_at_the_next_tick(
 ) -> None:
     conn_id = make_connection(processes=only("stock_delta"))
     schedule.tick(T0)
-    doc = connection_document(conn_id, "http://127.0.0.1:9", "http://127.0.0.1:9",
-                              processes=only("attributes", attributes=5))
+    doc = connection_document(
+        conn_id,
+        "http://127.0.0.1:9",
+        "http://127.0.0.1:9",
+        processes=only("attributes", attributes=5),
+    )
     apply_connection(spocc_env, doc)
     started = [s for s in schedule.tick(T0) if s.connection_id == conn_id]
     assert [(s.process) for s in started] == ["attributes"]
@@ -104,3 +108,35 @@ def test_a_paused_connection_or_process_schedules_nothing(
         row.paused_processes = ["stock_delta"]
     started = [s.process for s in schedule.tick(T0) if s.connection_id == conn_id]
     assert started == ["attributes"]
+
+
+def test_sweeper_closes_finished_runs_and_finds_lost_units(
+    make_connection: Callable[..., str],
+) -> None:
+    from datetime import timedelta
+
+    from store.catalogue_models import SyncUnit
+    from tasks.catalogue import runs
+
+    conn_id = make_connection(processes=only())
+    with runtime.db() as session:
+        done = runs.claim_slot(session, conn_id, "stock_full", "a")
+        lost = runs.claim_slot(session, conn_id, "stock_delta", "b")
+        assert done is not None and lost is not None
+        done.planned = True
+        session.add(
+            SyncUnit(
+                run_id=done.id, connection_id=conn_id, seq=1, keys=["x"], status="done", detail={}
+            )
+        )
+        lost.planned = True
+        session.add(SyncUnit(run_id=lost.id, connection_id=conn_id, seq=1, keys=["y"], detail={}))
+        done_id, lost_id = done.id, lost.id
+    later = datetime.now(UTC) + timedelta(minutes=30)
+    report = schedule.sweep(timedelta(hours=20), timedelta(minutes=10), queue_empty=True, now=later)
+    assert [r for _c, r, _u in report.units_resent or []] == [lost_id]
+    statuses = {r.id: r.status for r in runs_of(conn_id)}
+    assert statuses == {done_id: "succeeded", lost_id: "running"}
+    # a run past its time limit is closed as timed out
+    schedule.sweep(timedelta(minutes=1), timedelta(minutes=10), queue_empty=False, now=later)
+    assert {r.id: r.status for r in runs_of(conn_id)}[lost_id] == "timed_out"

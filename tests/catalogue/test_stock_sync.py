@@ -59,9 +59,7 @@ def test_full_then_delta_stock_and_prices(
     delta = wait_run(start_run(sync_connection, "stock_delta"))
     assert delta.status == "succeeded", delta.reason
     assert_in_sync(sandboxes.spocc_url, plenty)
-    touched = {
-        e["data"]["variationId"] for e in ledger(plenty, *WRITE_ROUTES) if e["seq"] > seq
-    }
+    touched = {e["data"]["variationId"] for e in ledger(plenty, *WRITE_ROUTES) if e["seq"] > seq}
     assert 0 < len(touched) <= changed
     # bulk: 50 records a call, so never more calls than one per warehouse and price route
     # per started 50 variations
@@ -85,8 +83,16 @@ def test_full_run_corrects_a_hand_edit_in_plentyone(
     requests.put(
         f"{sandboxes.plenty_url}/rest/stockmanagement/warehouses/{edited['warehouseId']}"
         "/stock/correction",
-        json={"corrections": [{"variationId": edited["variationId"], "quantity": 999,
-                               "storageLocationId": 0, "reasonId": 301}]},
+        json={
+            "corrections": [
+                {
+                    "variationId": edited["variationId"],
+                    "quantity": 999,
+                    "storageLocationId": 0,
+                    "reasonId": 301,
+                }
+            ]
+        },
         headers={"Authorization": f"Bearer {token}"},
         timeout=10,
     ).raise_for_status()
