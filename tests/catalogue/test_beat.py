@@ -28,8 +28,9 @@ def test_beat_runs_the_scheduled_stock_sync_once_per_slot(
         sandboxes.plenty_url, sandboxes.spocc_url, processes=only("stock_full")
     )
     worker_factory(queues="catalogue,default", concurrency=2)
+    env = {**spocc_env.env, "SPOCC_CATALOGUE_TICK_SECONDS": "3"}
     beats = [
-        SpoccProcess(["beat", "--loglevel", "INFO"], spocc_env.env, tmp_path, f"beat-{i}")
+        SpoccProcess(["beat", "--loglevel", "INFO"], env, tmp_path, f"beat-{i}")
         for i in range(2)
     ]
     try:
