@@ -158,3 +158,15 @@ def status_table(session: Session, connection_id: str) -> Any:
             f"{when(failure)}: {(failure.reason or '')[:80]}" if failure else "-",
         )
     return table
+
+
+def unmapped_channel_stores(conn: Any, spocc: Any) -> list[int]:
+    """SPoCC channel stores with no warehouse mapped: their stock is not synced.
+
+    For `spocc check` (a mapping that points at nothing is reported, not failed on):
+    `conn` is the ConnectionConfig, `spocc` a `clients.SpoccClient` for it.
+    """
+    mapped = {w.channel_store for w in conn.mappings.warehouses}
+    return sorted(
+        int(s["number"]) for s in spocc.channel_stores() if int(s["number"]) not in mapped
+    )
