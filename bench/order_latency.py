@@ -44,6 +44,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--concurrency", type=int, default=4, help="orders worker processes")
+    parser.add_argument("--verbose", action="store_true", help="print the worker's log")
     args = parser.parse_args()
     import subprocess
 
@@ -89,7 +90,8 @@ def main() -> None:
                                        "--no-access-log"], env.env, env.data_dir,
                                       "receiver").start())
             procs.append(SpoccProcess(["worker", "-Q", "orders", "-c", str(args.concurrency),
-                                       "-n", "lat@%h", "--loglevel", "WARNING"], env.env,
+                                       "-n", "lat@%h", "--loglevel",
+                                       "INFO" if args.verbose else "WARNING"], env.env,
                                       env.data_dir, "worker").start())
             wait_until(lambda: _alive(f"http://127.0.0.1:{hook_port}/healthz"), 60, "receiver")
             hook = f"http://127.0.0.1:{hook_port}/hooks/{conn_id}/order-registered"
@@ -130,12 +132,31 @@ def main() -> None:
             row("accepted → registered at SPoCC, median", f"{med * 1000:.0f} ms", "< 1 s",
                 med < 1)
             row("accepted → registered at SPoCC, p99", f"{p99 * 1000:.0f} ms", "< 5 s", p99 < 5)
+            row("  events over 1 s / over 5 s", f"{sum(x > 1 for x in samples)} / "
+                f"{sum(x > 5 for x in samples)}")
+            _slow_attempts()
+            if "--verbose" in sys.argv:
+                print(procs[1].log()[-3000:])
         finally:
             for proc in procs:
                 proc.stop()
             for sandbox in sandboxes:
                 sandbox.terminate()
                 sandbox.wait(10)
+
+
+def _slow_attempts() -> None:
+    """Where the tail comes from: the slowest attempts and their errors."""
+    from sqlalchemy import select
+
+    from store.models import Attempt
+    from workers import runtime
+
+    with runtime.db() as session:
+        rows = session.execute(select(Attempt.duration_ms, Attempt.outcome, Attempt.error)
+                               .order_by(Attempt.duration_ms.desc()).limit(5)).all()
+    for duration, outcome, error in rows:
+        print(f"    slowest attempt {duration or 0:.0f} ms {outcome} {(error or '')[:120]}")
 
 
 def _registered(http: requests.Session, spocc_url: str) -> int:

@@ -53,7 +53,16 @@ LOCK_TIMEOUT_MS = 30_000
 
 
 class Wait(Exception):
-    """The event's predecessor is not done yet: hold the event (not a failure)."""
+    """The event's predecessor is not done yet: hold the event (not a failure) and look
+    again after `after` unless the predecessor's success releases it first."""
+
+    def __init__(self, message: str, after: timedelta = HOLD_INTERVAL) -> None:
+        super().__init__(message)
+        self.after = after
+
+
+class Blocked(Exception):
+    """The order is not exported (an export rule): its other events are not either."""
 
 
 class OrderBusy(RetryableError):
@@ -117,11 +126,11 @@ _CLIENTS: dict[Any, tuple[PlentyOneClient, SpoccClient]] = {}
 _CONFIGS: dict[str, tuple[int, ConnectionConfig]] = {}
 
 
-def connection(connection_id: str) -> ConnectionConfig:
+def connection(connection_id: str, revision: int | None = None) -> ConnectionConfig:
     """The connection's configuration, decrypted again only when its revision changed."""
-    with runtime.db() as session:
-        revision = session.execute(select(Connection.revision).where(
-            Connection.id == connection_id)).scalar_one_or_none()
+    if revision is None:
+        with runtime.db() as session:
+            revision = _revision(session, connection_id)
     if revision is None:
         raise UnknownConnection(connection_id)
     cached = _CONFIGS.get(connection_id)
@@ -142,6 +151,11 @@ def _clients(conn: ConnectionConfig) -> tuple[PlentyOneClient, SpoccClient]:
                 clients.build_spocc(conn, redis, priority=ORDERS))
         _CLIENTS[key] = pair
     return pair
+
+
+def _revision(session: Session, connection_id: str) -> int | None:
+    return session.execute(select(Connection.revision).where(
+        Connection.id == connection_id)).scalar_one_or_none()
 
 
 def lock_order(session: Session, connection_id: str, order_id: int,
@@ -208,7 +222,8 @@ def run(task: Any, connection_id: str, delivery_id: int, handler: Handler,
         delivery.status, delivery.attempts = "running", delivery.attempts + 1
         delivery.next_attempt_at = utcnow() + timedelta(seconds=limit) + SWEEP_GRACE
         order_id = delivery.order_id
-    conn = connection(connection_id)
+        revision = _revision(session, connection_id)
+    conn = connection(connection_id, revision)
     target = order_id
     if lock_order_id is not None:
         with runtime.db() as session:
@@ -228,8 +243,12 @@ def run(task: Any, connection_id: str, delivery_id: int, handler: Handler,
                 outcome = handler(ctx)
             except Wait as wait:
                 delivery.status, delivery.last_error = "held", str(wait)
-                delivery.next_attempt_at = utcnow() + HOLD_INTERVAL
+                delivery.next_attempt_at = utcnow() + wait.after
                 outcome = "held"
+            except Blocked as blocked:
+                delivery.status, delivery.last_error = "blocked", str(blocked)
+                delivery.next_attempt_at = None
+                outcome = "blocked"
             else:
                 delivery.status = outcome
                 delivery.last_error = state.cause if outcome != "done" else None

@@ -21,6 +21,7 @@ from tests.support.processes import wait_until
 TOKEN = "demo-webhook-token-0123456789"
 SIGNING_SECRET = "whsec_ZGVtby1zaWduaW5nLXNlY3JldC0wMTIzNDU2Nzg5"
 _TOKEN_LOCK = threading.Lock()
+SETTLED = ("done", "refused", "blocked", "waiting", "dead")
 STOCKED = 40
 BILLING = {"firstName": "Ada", "lastName": "Lovelace", "street": "Hauptstraße",
            "houseNumber": "1", "postalCode": "10115", "town": "Berlin", "countryId": 1,
@@ -94,20 +95,8 @@ class World:
 
     def deliver(self, event: str, order_id: int, *, signed: bool = False,
                 msg_id: str | None = None) -> requests.Response:
-        url = self.receiver.hook(self.conn.id, event)
-        body = json.dumps({"orderId": order_id, "event": event}).encode()
-        if signed:
-            from datetime import UTC, datetime
-
-            msg = msg_id or f"msg_{event}_{order_id}"
-            now = datetime.now(tz=UTC)
-            headers = {"webhook-id": msg, "webhook-timestamp": str(int(now.timestamp())),
-                       "webhook-signature": Webhook(SIGNING_SECRET).sign(msg, now,
-                                                                         body.decode()),
-                       "Content-Type": "application/json"}
-        else:
-            headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-        return requests.post(url, data=body, headers=headers, timeout=30)
+        return signed_post(self.receiver.url, self.conn.id, event, order_id, signed, msg_id,
+                           full=True)
 
     def reconfigure(self, **changes: Any) -> None:
         """Apply the connection again with top-level sections changed (rules, acceptance…)."""
@@ -158,15 +147,54 @@ class World:
                 OrderState.plenty_order_id == order_id)).scalar_one_or_none()
 
     def wait_settled(self, timeout: float = 60) -> dict[int, str]:
-        """Until no delivery of the connection is pending, running, failed or held."""
-        def settled() -> bool:
-            statuses = self.delivery_statuses()
-            return bool(statuses) and all(
-                s in ("done", "refused", "blocked", "waiting", "dead")
-                for s in statuses.values())
+        """Until no delivery of the connection is pending, running, failed or held (a
+        count, polled twice a second: the sandboxes share this process's GIL)."""
+        from sqlalchemy import func, select
 
-        wait_until(settled, timeout, "every event to be applied")
+        from store.models import EventDelivery
+        from workers import runtime
+
+        def unsettled() -> int:
+            with runtime.db() as session:
+                return int(session.execute(select(func.count()).where(
+                    EventDelivery.connection_id == self.conn.id,
+                    EventDelivery.status.not_in(SETTLED))).scalar_one())
+
+        deadline = time.monotonic() + timeout
+        while unsettled() or not self.delivery_statuses():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout}s: {unsettled()} events "
+                                     "not applied")
+            time.sleep(0.5)
         return self.delivery_statuses()
+
+
+def signed_post(hook_base: str, conn_id: str, event: str, order_id: int, signed: bool,
+                msg_id: str | None, full: bool = False) -> Any:
+    """Deliver one event as PlentyONE (bearer token) or a signing relay (Standard Webhooks)."""
+    url = f"{hook_base}/hooks/{conn_id}/{event}"
+    body = json.dumps({"orderId": order_id, "event": event}).encode()
+    if signed:
+        from datetime import UTC, datetime
+
+        msg = msg_id or f"msg_{event}_{order_id}"
+        now = datetime.now(tz=UTC)
+        headers = {"webhook-id": msg, "webhook-timestamp": str(int(now.timestamp())),
+                   "webhook-signature": Webhook(SIGNING_SECRET).sign(msg, now, body.decode()),
+                   "Content-Type": "application/json"}
+    else:
+        headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    answer = _session().post(url, data=body, headers=headers, timeout=30)
+    return answer if full else answer.status_code
+
+
+_LOCAL = threading.local()
+
+
+def _session() -> requests.Session:
+    if not hasattr(_LOCAL, "session"):
+        _LOCAL.session = requests.Session()
+    return _LOCAL.session
 
 
 @pytest.fixture
