@@ -109,12 +109,20 @@ def _rss_mb(proc: Any) -> float:
 
 
 PLANNER_CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from tasks.catalogue.planner import plan_slice
 from workers import runtime
+
+def peak_mb():
+    # VmHWM: this process's peak RSS since exec (ru_maxrss would carry the forking parent's)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
 conn_id, run_id = sys.argv[1], int(sys.argv[2])
 runtime.redis_client()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+before = peak_mb()
 sent = 0
 def send(_c, _r, _u):
     global sent
@@ -124,7 +132,7 @@ while not plan_slice(conn_id, run_id, send, backlog=lambda: 0):
     pass
 print(json.dumps({"units": sent, "seconds": time.perf_counter() - started,
                   "rss_before_mb": before,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": peak_mb()}))
 """
 
 

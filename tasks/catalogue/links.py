@@ -19,6 +19,7 @@ from schemas.plentyone import page_of
 from store.catalogue_models import CatalogueLink
 from store.models import utcnow
 from tasks.catalogue.answers import LinkVariationView
+from tasks.catalogue.sql import among
 
 SPOCC_ID = re.compile(r"^\d{11}$")
 
@@ -40,7 +41,7 @@ def links_for(
         return {}
     rows = session.execute(
         select(CatalogueLink).where(
-            CatalogueLink.connection_id == connection_id, CatalogueLink.spocc_id.in_(ids)
+            CatalogueLink.connection_id == connection_id, among(CatalogueLink.spocc_id, ids)
         )
     ).scalars()
     return {row.spocc_id: row for row in rows}
@@ -53,7 +54,7 @@ def variation_ids(session: Session, connection_id: str, spocc_ids: Iterable[str]
         return {}
     rows = session.execute(
         select(CatalogueLink.spocc_id, CatalogueLink.variation_id).where(
-            CatalogueLink.connection_id == connection_id, CatalogueLink.spocc_id.in_(ids)
+            CatalogueLink.connection_id == connection_id, among(CatalogueLink.spocc_id, ids)
         )
     )
     return {spocc_id: int(variation_id) for spocc_id, variation_id in rows}

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from store.catalogue_models import OPEN_UNIT, CatalogueState, SyncUnit
 from store.models import SyncRun, utcnow
+from tasks.catalogue.sql import among
 
 OPEN_RUN = ("running",)
 # Closed runs: succeeded, failed (some unit failed for good), skipped, timed_out, cancelled.
@@ -107,7 +108,7 @@ def add_units(
     seqs = [seq for seq, _ in batches]
     existing = set(
         session.execute(
-            select(SyncUnit.seq).where(SyncUnit.run_id == run.id, SyncUnit.seq.in_(seqs))
+            select(SyncUnit.seq).where(SyncUnit.run_id == run.id, among(SyncUnit.seq, seqs))
         ).scalars()
     )
     fresh = [

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from store.catalogue_models import CatalogueState
 from store.models import utcnow
+from tasks.catalogue.sql import among
 
 
 def load(
@@ -22,7 +23,7 @@ def load(
         select(CatalogueState).where(
             CatalogueState.connection_id == connection_id,
             CatalogueState.kind == kind,
-            CatalogueState.key.in_(wanted),
+            among(CatalogueState.key, wanted),
         )
     ).scalars()
     return {row.key: row for row in rows}
@@ -37,7 +38,7 @@ def hashes(session: Session, connection_id: str, kind: str, keys: Iterable[str])
         select(CatalogueState.key, CatalogueState.hash).where(
             CatalogueState.connection_id == connection_id,
             CatalogueState.kind == kind,
-            CatalogueState.key.in_(wanted),
+            among(CatalogueState.key, wanted),
         )
     )
     return {key: hash_ for key, hash_ in rows}
