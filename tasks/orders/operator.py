@@ -89,3 +89,34 @@ def resync(connection_id: str, order_id: int) -> list[int]:
     for event, delivery_id in sent:
         enqueue(event, connection_id, delivery_id)
     return [d for _, d in sent]
+
+
+# The event procedures that connect a PlentyONE system to the receiver, as the setup
+# assistant describes them: trigger → event. Statuses are the wemalo conventions' defaults.
+PROCEDURES: tuple[tuple[str, float | None, str], ...] = (
+    ("new_order", None, "order-registered"),
+    ("status_change", 11.0, "order-paid"),
+    ("status_change", 6.0, "shipping-documents"),
+    ("new_return", None, "return-registered"),
+    ("status_change", 8.0, "order-cancelled"),
+)
+
+
+def event_procedures(receiver_url: str, connection_id: str, token: str,
+                     referrer_ids: list[float] | None = None) -> list[dict[str, Any]]:
+    """PlentyONE event procedures (sandbox admin format) whose *Open URL* action calls the
+    receiver with the order id and the connection's token in the URL."""
+    out = []
+    for trigger, status, event in PROCEDURES:
+        procedure: dict[str, Any] = {
+            "name": f"SPoCC: {event}", "trigger": trigger, "method": "POST",
+            "url": f"{receiver_url.rstrip('/')}/hooks/{connection_id}/{event}"
+                   "?orderId=[OrderID]",
+            "auth": {"queryToken": token},
+        }
+        if status is not None:
+            procedure["statusId"] = status
+        if referrer_ids:
+            procedure["referrerIds"] = referrer_ids
+        out.append(procedure)
+    return out

@@ -52,10 +52,11 @@ class World:
                        ).raise_for_status()
 
     def create_order(self, lines: list[dict[str, Any]], *, referrer: float = 104.01,
-                     warehouse: int = 1, billing: dict[str, Any] | None = None) -> int:
+                     warehouse: int = 1, billing: dict[str, Any] | None = None,
+                     fire: bool = False) -> int:
         answer = self.http.post(f"{self.plenty}/__admin/orders", json={
             "referrerId": referrer, "warehouseId": warehouse, "statusId": 5, "lines": lines,
-            "addresses": {"billing": billing or BILLING}, "fireEvents": False}, timeout=10)
+            "addresses": {"billing": billing or BILLING}, "fireEvents": fire}, timeout=10)
         answer.raise_for_status()
         return int(answer.json()["id"])
 
