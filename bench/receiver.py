@@ -139,11 +139,14 @@ def main() -> None:
             row("baseline: bare route + .delay(), req/s", f"{base_rate:,.0f}/s")
             row("receiver: accepted events/s", f"{our_rate:,.0f}/s")
             row("receiver / baseline", f"{ratio:.2f}x", "≥ 0.5x", ratio >= 0.5)
-            samples = latency_at(url_ours, args.rate, args.seconds, headers, 50_000_000)
-            med, p99 = percentiles(samples)
-            row(f"accept latency at {args.rate:.0f} req/s, median", f"{med:.1f} ms")
-            row(f"accept latency at {args.rate:.0f} req/s, p99", f"{p99:.1f} ms", "≤ 25 ms",
-                p99 <= 25)
+            for rate in (args.rate, args.rate / 4):  # the target's rate, and one in reach
+                samples = latency_at(url_ours, rate, args.seconds, headers,
+                                     50_000_000 + int(rate) * 1_000_000)
+                med, p99 = percentiles(samples)
+                target = rate == args.rate
+                row(f"accept latency at {rate:.0f} req/s, median", f"{med:.1f} ms")
+                row(f"accept latency at {rate:.0f} req/s, p99", f"{p99:.1f} ms",
+                    "≤ 25 ms" if target else "", (p99 <= 25) if target else None)
         finally:
             ours.stop()
             base.terminate()
