@@ -54,6 +54,8 @@ def _connection(connection_id: str) -> ConnectionConfig | None:
         config: ConnectionConfig | None = runtime.connection(connection_id)
     except UnknownConnection:
         config = None
+    if len(_configs) > 1000:  # unknown ids are cached too: never let a caller grow this
+        _configs.clear()
     _configs[connection_id] = (now + CONFIG_TTL, config)
     return config
 
