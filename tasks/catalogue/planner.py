@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -126,7 +126,7 @@ def _full_run_mode(session: Session, run: SyncRun) -> dict[str, Any]:
     previous = runs.last_success(session, run.connection_id, "stock_full")
     if deep is None or previous is None or previous.finished_at is None:
         return {"deep": True}
-    since = previous.finished_at.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    since = previous.finished_at.astimezone(UTC).isoformat()
     return {"deep": False, "touched_since": since}
 
 
@@ -175,10 +175,15 @@ def _scan_links(ctx: Context, run_id: int, deadline: float) -> bool:
 def _plan_page(ctx: Context, run_id: int, send: Send) -> bool:
     """Plan the next page; False when there is no next page (the run is fully planned)."""
     with runtime.db() as session:
-        run = session.get_one(SyncRun, run_id, with_for_update=True)
+        run = session.get_one(SyncRun, run_id)
         process = PROCESSES[run.process]
         page_no = int(run.options.get("page", 1))
-        page = process.page(ctx, run, page_no)
+    # fetched before taking the run row's lock, which finishing units need for their counts
+    page = process.page(ctx, run, page_no)
+    with runtime.db() as session:
+        run = session.get_one(SyncRun, run_id, with_for_update=True)
+        if int(run.options.get("page", 1)) != page_no or run.planned:
+            return not run.planned  # another planner message planned this page meanwhile
         if run.cutoff is None and page.server_time is not None:
             run.cutoff = page.server_time
         size = process.unit_size

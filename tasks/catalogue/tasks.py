@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from clients.errors import RetryableError
-from tasks.catalogue import planner, schedule, unit
+from store.models import SyncRun
+from tasks.catalogue import control, planner, schedule, unit
 from tasks.catalogue.registry import CATALOGUE_QUEUE, PROCESSES, planner_name, task_for
 from workers import runtime
 from workers.celery_app import app
@@ -125,7 +126,29 @@ class UnitTask(SpoccTask):
     base=UnitTask,
 )
 def sync_unit(self: Any, connection_id: str, run_id: int, unit_id: int) -> str:
-    return unit.run_unit(connection_id, run_id, unit_id, send_unit)
+    outcome = unit.run_unit(connection_id, run_id, unit_id, send_unit)
+    _follow_up(connection_id, run_id)
+    return outcome
+
+
+def _follow_up(connection_id: str, run_id: int) -> None:
+    """Variations an item import created get their stock and prices now, not at the next
+    daily full run: a full run (not deep) picks exactly the never-pushed ones."""
+    with runtime.db() as session:
+        run = session.get(SyncRun, run_id)
+        if run is None or run.process != "item_import" or run.status == "running":
+            return
+        if run.pushed == 0 or run.options.get("dry_run"):
+            return
+    if not runtime.redis_client().set(
+        f"spocc:{connection_id}:followed:{run_id}", "1", nx=True, ex=7 * 86_400
+    ):
+        return
+    with runtime.db() as session:
+        follow = control.start_run(session, connection_id, "stock_full", trigger="resync")
+        follow_id, status = follow.id, follow.status
+    if status == "running":
+        start(connection_id, follow_id)
 
 
 def start(connection_id: str, run_id: int) -> None:

@@ -7,11 +7,14 @@ from collections.abc import Callable
 
 import pytest
 import requests
+from sqlalchemy import select
 
+from store.models import SyncRun
 from tests.catalogue.conftest import ledger
 from tests.catalogue.support import assert_in_sync, plenty_state, spocc_stock, start_run, wait_run
 from tests.conftest import Sandboxes
-from tests.support.processes import SpoccProcess
+from tests.support.processes import SpoccProcess, wait_until
+from workers import runtime
 
 
 @pytest.mark.catalogue(variations=200, plenty_variations=60)
@@ -48,9 +51,28 @@ def test_item_import_creates_missing_variations_inactive_once(
     ) + len(ledger(plenty, "item.created"))
     assert len(ledger(plenty, "variation.created")) == 200 - seeded
 
-    # then stock and prices reach every variation, the imported ones included
-    assert wait_run(start_run(sync_connection, "stock_full")).status == "succeeded"
+    # the import that created variations started a stock run for them at once
+    follow_up = resync_run(sync_connection)
+    assert follow_up.status == "succeeded", follow_up.reason
+    assert follow_up.found == 200 and follow_up.skipped == 0
     assert_in_sync(sandboxes.spocc_url, plenty)
+
+
+def resync_run(conn_id: str) -> SyncRun:
+    def find() -> SyncRun | None:
+        with runtime.db() as session:
+            return session.execute(
+                select(SyncRun).where(
+                    SyncRun.connection_id == conn_id,
+                    SyncRun.process == "stock_full",
+                    SyncRun.trigger == "resync",
+                )
+            ).scalar_one_or_none()
+
+    wait_until(lambda: find() is not None, 30, "the follow-up stock run")
+    run = find()
+    assert run is not None
+    return wait_run(run.id)
 
 
 @pytest.mark.catalogue(variations=80, plenty_variations=80)

@@ -67,7 +67,7 @@ def test_worker_killed_mid_run_the_run_completes_every_record_written_once(
     assert set(per_record.values()) == {1}
 
 
-@pytest.mark.catalogue(variations=500, plenty_variations=500)
+@pytest.mark.catalogue(variations=300, plenty_variations=300)
 def test_rate_limited_plentyone_slows_the_run_which_completes(
     sandboxes: Sandboxes,
     sync_connection: str,
@@ -77,8 +77,9 @@ def test_rate_limited_plentyone_slows_the_run_which_completes(
         sandboxes.plenty_url,
         {
             "kind": "rate_limit",
-            "rate": 0.4,
+            "rate": 0.5,
             "retryAfter": 1,
+            "times": 8,
             "methods": ["PUT", "POST"],
             "path": "/rest/(stock|items)",
         },

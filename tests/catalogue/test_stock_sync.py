@@ -46,6 +46,8 @@ def test_full_then_delta_stock_and_prices(
     again = wait_run(start_run(sync_connection, "stock_full"))
     assert again.status == "succeeded"
     assert (again.pushed, again.unchanged) == (0, 600)
+    # the planner found nothing to do: no unit was even sent
+    assert again.units == 0
     assert write_calls(plenty) == 0
 
     # 5 % of SPoCC changes: the delta lists them and writes only them
