@@ -29,13 +29,17 @@ EXTENDED = "extended"
 
 
 def _linked(work: Work) -> dict[str, CatalogueLink]:
-    return links.resolve(
+    """Links of the unit's keys, committed (images are recorded in their own transactions,
+    and SQLite has one writer)."""
+    found = links.resolve(
         work.session,
         work.ctx.plenty,
         work.ctx.id,
         work.keys,
         work.ctx.conn.mappings.item_import.spocc_id_barcode_type_id,
     )
+    work.session.commit()
+    return found
 
 
 def _images_digest(variation: dict[str, Any]) -> str:

@@ -4,7 +4,9 @@ Each variation gets its SPoCC ID as variation number and as a barcode of the con
 "SPoCC ID" type, plus its EAN, its colour and size attribute values and the mapped category
 (unmapped product groups → the default category). A variation PlentyONE already has — ours,
 or made by hand and carrying the SPoCC-ID barcode — is linked, never created again, so a
-second import run creates nothing. Unit: a few articles.
+second import run creates nothing. Unit: a few articles; the run counts articles (pushed: an
+article that got variations; unchanged: one PlentyONE had whole), the variations made are in
+each unit's `detail`.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def _import_article(work: Work, article: dict[str, Any], result: UnitResult) -> 
     group = (article.get("productGroup") or {}).get("id")
     pairs = _variations(article)
     if rules.blocked(conn, group):
-        result.skipped += len(pairs)
+        result.skipped += 1
         return
     spocc_ids = [v["spoccId"] for _, v in pairs]
     # after this run's link scan the table knows every variation PlentyONE had at its start
@@ -70,11 +72,15 @@ def _import_article(work: Work, article: dict[str, Any], result: UnitResult) -> 
         if link.article_number is None or link.product_group_id is None:
             link.article_number, link.product_group_id = article["articleNumber"], group
     missing = [(c, v) for c, v in pairs if v["spoccId"] not in known]
-    result.unchanged += len(pairs) - len(missing)
     if not missing:
+        result.unchanged += 1
         return
+    # links found so far are facts: commit them, so that this session holds no write lock
+    # while attribute values are made in their own transactions (SQLite has one writer)
+    session.commit()
     if work.dry_run:
-        result.pushed += len(missing)
+        result.pushed += 1
+        _count(result, len(missing))
         sample = result.detail.setdefault("would_create", [])
         sample.extend(v["spoccId"] for _, v in missing[: SAMPLE - len(sample)])
         return
@@ -109,14 +115,19 @@ def _import_article(work: Work, article: dict[str, Any], result: UnitResult) -> 
         )
         if len(found) < len(missing):
             raise
-        result.unchanged += len(missing)
+        result.unchanged += 1
         return
     for variation in made:
         spocc_id = str(variation.get("number"))
         links.save_link(
             session, ctx.id, spocc_id, variation["id"], item_id, article["articleNumber"], group
         )
-    result.pushed += len(made)
+    result.pushed += 1
+    _count(result, len(made))
+
+
+def _count(result: UnitResult, created: int) -> None:
+    result.detail["variations_created"] = result.detail.get("variations_created", 0) + created
 
 
 def _spec(
