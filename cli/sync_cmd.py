@@ -81,11 +81,19 @@ def _watch(run_id: int, timeout: float) -> SyncRun:
         TextColumn("{task.fields[counts]}"),
         TimeElapsedColumn(),
     )
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
+    hinted = False
     with Progress(*columns, console=out, transient=False) as progress:
         bar = progress.add_task("planning", total=None, counts="")
         while True:
             run = _row(run_id)
+            if not hinted and "planner_at" not in run.options and time.monotonic() - started > 15:
+                hinted = True
+                progress.console.print(
+                    "[yellow]no worker has picked the run up yet: is a worker serving the "
+                    "catalogue queue (`spocc worker -Q catalogue,default`)? Or use --local.[/]"
+                )
             done = run.pushed + run.unchanged + run.skipped + run.failed
             progress.update(
                 bar,
@@ -154,7 +162,12 @@ def sync(
     try:
         with runtime.db() as session:
             run = control.start_run(
-                session, conn, name, full=full, since=_since(since), variation=variation,
+                session,
+                conn,
+                name,
+                full=full,
+                since=_since(since),
+                variation=variation,
                 dry_run=dry_run,
             )
             run_id, status, reason = run.id, run.status, run.reason
