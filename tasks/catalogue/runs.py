@@ -85,7 +85,8 @@ def claim_slot(
 
 
 def last_success(session: Session, connection_id: str, process: str, *also: str) -> SyncRun | None:
-    """The latest successful run of `process` (or of the processes in `also`)."""
+    """The latest successful run of `process` (or of the processes in `also`) over the whole
+    catalogue: what a delta starts from."""
     return session.execute(
         select(SyncRun)
         .where(
@@ -93,6 +94,10 @@ def last_success(session: Session, connection_id: str, process: str, *also: str)
             SyncRun.process.in_((process, *also)),
             SyncRun.status == CLOSED_OK,
             SyncRun.options["dry_run"].as_boolean().is_not(True),
+            # one variation or a backfill from a date covers only part of the catalogue:
+            # the next delta must not start from it
+            SyncRun.options["variation"].as_string().is_(None),
+            SyncRun.options["since_date"].as_string().is_(None),
         )
         .order_by(SyncRun.started_at.desc())
         .limit(1)

@@ -116,3 +116,18 @@ def test_a_backfill_from_a_date_after_every_change_finds_nothing(
         with runtime.db() as session:
             found.append(session.get_one(SyncRun, run_id).found)
     assert found == [0, 60]
+
+
+@pytest.mark.catalogue(variations=30, plenty_variations=30)
+def test_a_run_over_part_of_the_catalogue_is_not_where_the_next_delta_starts(
+    sandboxes: Sandboxes, make_connection: Callable[..., str]
+) -> None:
+    from tasks.catalogue import runs
+
+    conn_id = make_connection(sandboxes.plenty_url, sandboxes.spocc_url, processes=only())
+    with runtime.db() as session:
+        run_id = control.start_run(session, conn_id, "stock_full", variation="10000000040").id
+    _run_locally(conn_id, run_id)
+    with runtime.db() as session:
+        assert session.get_one(SyncRun, run_id).status == "succeeded"
+        assert runs.last_success(session, conn_id, "stock_delta", "stock_full") is None
