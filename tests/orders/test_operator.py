@@ -73,9 +73,10 @@ def test_sweeper_sends_an_event_committed_but_never_enqueued(world, orders_worke
 
 def test_replayed_dead_registration_releases_the_held_events(world, orders_worker):
     order_id = world.create_order(one_line(world, 17))
-    # SPoCC's lookup answer breaks the contract: a permanent error, straight to a dead letter.
+    # SPoCC registers the order but its answer breaks the contract: a permanent error,
+    # straight to a dead letter (and the replay must find the order, not register it again).
     world.faults({"kind": "corrupt", "path": "/transaction-service/v1/orders$",
-                  "methods": ["GET"], "remove": ["items"]})
+                  "methods": ["POST"], "remove": ["spoccOrderId"]})
     world.deliver("order-registered", order_id)
     world.deliver("shipping-documents", order_id)
     wait_until(lambda: sorted(world.delivery_statuses().values()) == ["dead", "held"], 30,
