@@ -27,6 +27,7 @@ class Finding:
     item: str
     ok: bool
     detail: str
+    warning: bool = False  # ok, but an operator should know (e.g. a store left unmapped)
 
 
 def queue_depths(client: redis.Redis) -> dict[str, int]:
@@ -34,8 +35,10 @@ def queue_depths(client: redis.Redis) -> dict[str, int]:
 
 
 @click.command()
-def status() -> None:
-    """Workers, queue depths, connections and open dead letters."""
+@click.option("--connection", "connection_id", default=None,
+              help="Only this connection's sync processes (default: every connection's).")
+def status(connection_id: str | None) -> None:
+    """Workers, queues, connections, dead letters, circuits and each sync process."""
     ensure_broker()
     from workers.celery_app import app
 
@@ -75,6 +78,12 @@ def status() -> None:
             left = f"{rate['left']}/{rate['limit']}" if "limit" in rate and "left" in rate else "-"
             api_table.add_row(c.id, api, breaker["state"], left, note)
     out.print(api_table)
+    from tasks.catalogue.control import status_table
+
+    with runtime.db() as session:
+        for c in conns:
+            if connection_id in (None, c.id):
+                out.print(status_table(session, c.id))
 
 
 def api_states(connection_id: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
@@ -163,10 +172,28 @@ def api_findings(conn: ConnectionConfig) -> list[Finding]:
     except ValueError as exc:
         return [Finding(f"connection {conn.id}", False, str(exc))]
     try:
-        return [Finding(f.item, f.ok, f.detail) for f in check_connection(conn, plenty, spocc)]
+        found = [Finding(f.item, f.ok, f.detail) for f in check_connection(conn, plenty, spocc)]
+        if all(f.ok for f in found):
+            found.extend(_unmapped_stores(conn, spocc))
+        return found
     finally:
         plenty.close()
         spocc.close()
+
+
+def _unmapped_stores(conn: ConnectionConfig, spocc: Any) -> list[Finding]:
+    from clients.errors import ClientError
+    from tasks.catalogue.control import unmapped_channel_stores
+
+    try:
+        stores = unmapped_channel_stores(conn, spocc)
+    except ClientError as exc:
+        return [Finding(f"connection {conn.id}: channel stores", False, str(exc))]
+    if not stores:
+        return []
+    return [Finding(f"connection {conn.id}: mappings.warehouses", True,
+                    f"SPoCC channel store(s) {', '.join(map(str, stores))} have no warehouse "
+                    "mapped: their stock is not synced", warning=True)]
 
 
 @click.command()
@@ -178,7 +205,7 @@ def check(connection_id: str | None) -> None:
     findings = run_checks(connection_id)
     # One line per finding, never truncated: operators grep it and CI logs keep it whole.
     for f in findings:
-        mark = "[green]ok  [/]" if f.ok else "[red]FAIL[/]"
+        mark = "[yellow]warn[/]" if f.warning else "[green]ok  [/]" if f.ok else "[red]FAIL[/]"
         out.print(f"{mark} {escape(f.item)}: {escape(f.detail)}", soft_wrap=True)
     if not all(f.ok for f in findings):
         raise click.exceptions.Exit(1)

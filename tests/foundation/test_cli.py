@@ -112,3 +112,4 @@ def test_status_shows_queues_workers_connections_and_circuits(spocc_env, connect
     assert "statusw-0@" in out
     assert connection.id in out
     assert "plentyone writes" in out and "closed" in out
+    assert f"catalogue sync of {connection.id}" in out and "stock_delta" in out

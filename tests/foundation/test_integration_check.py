@@ -60,3 +60,13 @@ def test_check_reports_rejected_credentials_without_printing_them(spocc_env, san
     assert result.returncode == 1
     assert "SPoCC API keys" in out and "PlentyONE credentials" in out
     assert "canary" not in result.stdout + result.stderr
+
+
+def test_check_warns_of_a_channel_store_with_no_warehouse(spocc_env, sandboxes):
+    doc = connection_document("t-unmapped", sandboxes.plenty_url, sandboxes.spocc_url)
+    doc["connections"][0]["mappings"]["warehouses"].pop()  # channel store 3
+    _apply(spocc_env, doc)
+    result = spocc_check(spocc_env.env, "t-unmapped")
+    assert result.returncode == 0, result.stdout
+    assert "warn connection t-unmapped: mappings.warehouses: SPoCC channel store(s) 3 have no " \
+           "warehouse mapped" in " ".join(result.stdout.split())
