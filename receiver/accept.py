@@ -6,10 +6,12 @@ pending row the sweeper re-enqueues, so a 202 is never lost.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import Connection, delete, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -103,3 +105,53 @@ def accept(
 
 def _error(code: int, status: str, message: str) -> dict[str, Any]:
     return {"code": code, "status": status, "message": message}
+
+
+# PostgreSQL: the event row and its answered key in one statement, one round trip, in
+# autocommit (a statement is atomic). A key seen before leaves the new row to be deleted.
+_ONE_STATEMENT = text("""
+WITH e AS (
+  INSERT INTO event_deliveries (connection_id, event_type, order_id, payload, status,
+                                attempts, next_attempt_at, created_at, updated_at)
+  VALUES (:conn, :event, :order_id, CAST(:payload AS json), 'pending', 0, :next, :now, :now)
+  RETURNING id
+), k AS (
+  INSERT INTO idempotency_keys (connection_id, scope, key, request_hash, status, response,
+                                created_at, expires_at)
+  SELECT :conn, :scope, :key, :hash, 'done',
+         json_build_object('status', 202, 'body', json_build_object(
+           'eventId', e.id, 'event', CAST(:event AS text), 'orderId', CAST(:order_id AS bigint),
+           'status', 'accepted')),
+         :now, :expires
+  FROM e
+  ON CONFLICT (connection_id, scope, key) DO NOTHING
+  RETURNING id
+)
+SELECT e.id AS event_id, k.id AS key_id FROM e LEFT JOIN k ON true
+""")
+
+
+def accept_postgres(
+    connection: Connection,
+    *,
+    connection_id: str,
+    event: str,
+    order_id: int,
+    payload: dict[str, Any],
+    key: str,
+    fingerprint: str,
+    grace: timedelta = SWEEP_GRACE,
+) -> Outcome | None:
+    """The new event's outcome, or None when its key exists (then `accept` answers)."""
+    now = utcnow()
+    row = connection.execute(_ONE_STATEMENT, {
+        "conn": connection_id, "event": event, "order_id": order_id,
+        "payload": json.dumps(payload), "next": now + grace, "now": now, "scope": SCOPE,
+        "key": key, "hash": fingerprint, "expires": now + idempotency.DEFAULT_TTL,
+    }).one()
+    if row.key_id is None:
+        connection.execute(delete(EventDelivery).where(EventDelivery.id == row.event_id))
+        return None
+    body = {"eventId": int(row.event_id), "event": event, "orderId": order_id,
+            "status": "accepted"}
+    return Outcome(202, body, int(row.event_id))

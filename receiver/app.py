@@ -168,17 +168,33 @@ def _accept(connection_id: str, event: str, order_id: int, payload: dict[str, An
     fingerprint = accepting.request_fingerprint(event, order_id, webhook_id, raw)
     stored = {k: v for k, v in payload.items() if v is not None}
     try:
-        with runtime.db() as session:
-            outcome = accepting.accept(
-                session, connection_id=connection_id, event=event, order_id=order_id,
-                payload=stored, key=key, fingerprint=fingerprint,
-            )
+        outcome = _accept_fast(connection_id, event, order_id, stored, key, fingerprint)
+        if outcome is None:
+            with runtime.db() as session:
+                outcome = accepting.accept(
+                    session, connection_id=connection_id, event=event, order_id=order_id,
+                    payload=stored, key=key, fingerprint=fingerprint,
+                )
     except Exception:
         log.exception("could not record %s for order %s", event, order_id)
         return error(503, "event store unavailable; retry", headers={"Retry-After": "5"})
     if outcome.status >= 400:
         return error(outcome.status, str(outcome.body.get("message", "")))
     return outcome
+
+
+def _accept_fast(connection_id: str, event: str, order_id: int, payload: dict[str, Any],
+                 key: str, fingerprint: str) -> accepting.Outcome | None:
+    """PostgreSQL: one statement in autocommit; None (duplicate, SQLite) → `accept`."""
+    from store.db import get_engine
+
+    engine = get_engine(runtime.settings().database_url)
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return accepting.accept_postgres(
+            connection, connection_id=connection_id, event=event, order_id=order_id,
+            payload=payload, key=key, fingerprint=fingerprint)
 
 
 def _enqueue(event: str, connection_id: str, delivery_id: int) -> None:
