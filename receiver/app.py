@@ -257,6 +257,12 @@ def readyz() -> Any:
     return response
 
 
+def _metrics() -> Response:
+    from workers import metrics
+
+    return Response(metrics.render(), mimetype="text/plain; version=0.0.4")
+
+
 def create_app() -> Flask:
     app = Flask("spocc-receiver")
     app.config.update(
@@ -277,6 +283,8 @@ def create_app() -> Flask:
         "standardWebhooks", {"type": "apiKey", "in": "header", "name": "webhook-signature"})
     api.register_blueprint(hooks)
     api.register_blueprint(health)
+    # For Prometheus, beside Flower's own /metrics: queue depths and durable failures.
+    app.add_url_rule("/metrics", "metrics", _metrics)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

@@ -24,3 +24,11 @@ def test_metrics_show_queue_depth_and_open_dead_letters(spocc_env):
     assert 'spocc_queue_depth{queue="orders"}' in text
     assert 'spocc_dead_letters_open{connection="metrics-conn"} 1' in text
     assert "# TYPE spocc_queue_depth gauge" in text
+
+
+def test_receiver_serves_the_metrics(spocc_env):
+    from receiver.app import create_app
+
+    answer = create_app().test_client().get("/metrics")
+    assert answer.status_code == 200
+    assert "spocc_queue_depth" in answer.get_data(as_text=True)
