@@ -31,7 +31,7 @@ def gunicorn_options(host: str, port: int, workers: int, access_log: str | None)
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8090, show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
 @click.option("-w", "--workers", type=int, default=4, show_default=True)
 @click.option("--access-log/--no-access-log", default=True, show_default=True)
 def webhooks(host: str, port: int, workers: int, access_log: bool) -> None:

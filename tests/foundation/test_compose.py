@@ -46,7 +46,7 @@ def test_compose_service_command_runs(service, spocc_env, tmp_path, free_port_en
     env["SPOCC_FLOWER_AUTH"] = "admin:test-only"
     args = command[1:]
     if service in ("flower", "webhooks"):
-        args = [a if a not in ("5555", "8090") else str(free_port_env) for a in args]
+        args = [a if a not in ("5555", "8000") else str(free_port_env) for a in args]
     proc = SpoccProcess(args, env, tmp_path, service).start()
     try:
         marker = READY[service]
