@@ -74,7 +74,7 @@ def order(connection_id: str, lines: int, warehouse: int) -> None:
     except requests.RequestException as exc:
         fail(f"sandbox PlentyONE at {conn.plentyone.base_url}: {exc}")
     out.print(f"order {made['id']} created in the sandbox PlentyONE (status {made['statusId']})")
-    out.print(f"next: `spocc demo status {made['id']} 5` (paid), then 6 (shipping documents)")
+    out.print(f"next: `spocc demo status {made['id']} 11` (paid), then 6 (shipping documents)")
 
 
 @demo.command()
@@ -82,7 +82,7 @@ def order(connection_id: str, lines: int, warehouse: int) -> None:
 @click.argument("order_id", type=int)
 @click.argument("status_id", type=float)
 def status(connection_id: str, order_id: int, status_id: float) -> None:
-    """Set an order's status (5 paid, 6 shipping documents, 8 cancelled)."""
+    """Set an order's status (11 paid, 6 shipping documents, 8 cancelled)."""
     with _plenty(connection_id) as plenty:
         changed = plenty.set_order_status(order_id, status_id)
     out.print(f"order {order_id} now in status {changed.get('statusId')}")

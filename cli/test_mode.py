@@ -13,40 +13,30 @@ import requests
 
 from schemas.connection import ConnectionConfig
 
-# Event procedure triggers, as an operator would set them up (connector.md, Order events).
-PROCEDURES: list[tuple[str, dict[str, Any]]] = [
-    ("order-registered", {"trigger": "new_order", "orderTypeIds": [1]}),
-    ("order-paid", {"trigger": "status_change", "statusId": 5}),
-    ("shipping-documents", {"trigger": "status_change", "statusId": 6}),
-    ("return-registered", {"trigger": "new_return"}),
-    ("order-cancelled", {"trigger": "status_change", "statusId": 8}),
-]
-
 
 def register_event_procedures(conn: ConnectionConfig, receiver_url: str) -> int:
-    """Create (once) the five procedures in the sandbox PlentyONE; returns how many exist."""
+    """Create (once) the five procedures in the sandbox PlentyONE; returns how many exist.
+
+    Signed (Standard Webhooks) when the connection has a signing secret, else with the
+    token in the URL, as PlentyONE's own *Open URL* action can only do.
+    """
+    from tasks.orders.operator import event_procedures
+
     admin = f"{conn.plentyone.base_url}/__admin/events/procedures"
-    existing = requests.get(admin, timeout=10).json()
-    rows = existing.get("procedures", existing) if isinstance(existing, dict) else existing
-    have = {p.get("name") for p in rows if isinstance(p, dict)}
-    token = conn.webhooks.token
-    for event, trigger in PROCEDURES:
-        name = f"spocc {conn.id} {event}"
-        if name in have:
+    listed = requests.get(admin, timeout=10).json()
+    rows = listed.get("procedures", listed) if isinstance(listed, dict) else listed
+    have = {p.get("url") for p in rows if isinstance(p, dict)}
+    token = conn.webhooks.token.reveal() if conn.webhooks.token else ""
+    wanted = event_procedures(receiver_url, conn.id, token)
+    for procedure in wanted:
+        if procedure["url"] in have:
             continue
-        body: dict[str, Any] = {
-            "name": name,
-            "url": f"{receiver_url}/hooks/{conn.id}/{event}?orderId=[OrderID]",
-            "method": "POST",
-            **trigger,
-        }
         if conn.webhooks.signing_secret:
-            body["signingSecret"] = conn.webhooks.signing_secret.reveal()
-        elif token:
-            body["auth"] = {"bearer": token.reveal()}
-        answer = requests.post(admin, json=body, timeout=10)
+            procedure.pop("auth", None)
+            procedure["signingSecret"] = conn.webhooks.signing_secret.reveal()
+        answer = requests.post(admin, json=procedure, timeout=10)
         answer.raise_for_status()
-    return len(PROCEDURES)
+    return len(wanted)
 
 
 def create_demo_order(plenty_url: str, spocc_ids: list[str], warehouse_id: int = 1,

@@ -223,7 +223,7 @@ def _wire_sandbox_events(receiver_url: str) -> None:
             out.print(f"[yellow]connection {conn_id}: event procedures not registered: {exc}[/]")
             continue
         out.print(f"connection {conn_id}: the sandbox PlentyONE calls {receiver_url}/hooks/"
-                  f"{conn_id}/… on new orders, status 5/6/8 and returns "
+                  f"{conn_id}/… on new orders, status 11/6/8 and returns "
                   "(try `spocc demo order`)")
 
 

@@ -114,7 +114,7 @@ def test_orders_survive_lost_queues_killed_workers_faults_and_duplicates(
             made = create_demo_order(plenty, ids[2 * n: 2 * n + 2], warehouse_id=1)
             order_ids.append(int(made["id"]))
             requests.post(f"{plenty}/__admin/events/fire", timeout=5, json={
-                "orderId": made["id"], "event": "status_change", "statusId": 5})
+                "orderId": made["id"], "event": "status_change", "statusId": 11})
         url = spocc_env.database_url
         wait_until(lambda: _deliveries(url, connection.id) == 2 * ORDERS, 60,
                    "every event accepted once (each delivered twice)")

@@ -46,7 +46,7 @@ def test_order_made_in_the_sandbox_flows_through_every_event(tmp_path):
         made = demo("order")
         order_id = int(made.split("order ")[1].split()[0])
         wait_until(lambda: status(order_id) == 5.1, 60, "status 5.1 (handed over)")
-        demo("status", str(order_id), "5")
+        demo("status", str(order_id), "11")
         demo("status", str(order_id), "6")
         demo("return", str(order_id))
         spocc = f"http://127.0.0.1:{spocc_port}"
