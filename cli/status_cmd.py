@@ -35,8 +35,12 @@ def queue_depths(client: redis.Redis) -> dict[str, int]:
 
 
 @click.command()
-@click.option("--connection", "connection_id", default=None,
-              help="Only this connection's sync processes (default: every connection's).")
+@click.option(
+    "--connection",
+    "connection_id",
+    default=None,
+    help="Only this connection's sync processes (default: every connection's).",
+)
 def status(connection_id: str | None) -> None:
     """Workers, queues, connections, dead letters, circuits and each sync process."""
     ensure_broker()
@@ -99,8 +103,10 @@ def api_states(connection_id: str) -> list[tuple[str, dict[str, Any], dict[str, 
         return []
     try:
         p = plenty.state()
-        rows = [("plentyone writes", p["breaker"], p["writes"]),
-                ("plentyone reads", p["breaker"], p["reads"])]
+        rows = [
+            ("plentyone writes", p["breaker"], p["writes"]),
+            ("plentyone reads", p["breaker"], p["reads"]),
+        ]
         rows += [(f"spocc {api}", st["breaker"], st["rate"]) for api, st in spocc.state().items()]
         return rows
     finally:
@@ -175,6 +181,7 @@ def api_findings(conn: ConnectionConfig) -> list[Finding]:
         found = [Finding(f.item, f.ok, f.detail) for f in check_connection(conn, plenty, spocc)]
         if all(f.ok for f in found):
             found.extend(_unmapped_stores(conn, spocc))
+            found.extend(_unmapped_order_sources(conn, plenty))
         return found
     finally:
         plenty.close()
@@ -191,9 +198,55 @@ def _unmapped_stores(conn: ConnectionConfig, spocc: Any) -> list[Finding]:
         return [Finding(f"connection {conn.id}: channel stores", False, str(exc))]
     if not stores:
         return []
-    return [Finding(f"connection {conn.id}: mappings.warehouses", True,
-                    f"SPoCC channel store(s) {', '.join(map(str, stores))} have no warehouse "
-                    "mapped: their stock is not synced", warning=True)]
+    return [
+        Finding(
+            f"connection {conn.id}: mappings.warehouses",
+            True,
+            f"SPoCC channel store(s) {', '.join(map(str, stores))} have no warehouse "
+            "mapped: their stock is not synced",
+            warning=True,
+        )
+    ]
+
+
+def _unmapped_order_sources(conn: ConnectionConfig, plenty: Any) -> list[Finding]:
+    """Referrers and warehouses PlentyONE has but the mappings do not: an order from one of
+    them is held with that cause rather than registered."""
+    from clients.errors import ClientError
+    from schemas.connection import referrer_key
+
+    try:
+        referrers = {referrer_key(r["id"]) for r in plenty.referrers()}
+        warehouses = {int(w["id"]) for w in plenty.warehouses()}
+    except ClientError as exc:
+        return [Finding(f"connection {conn.id}: referrers and warehouses", False, str(exc))]
+    found = []
+    unmapped_refs = [
+        f"{float(r):g}" for r in sorted(referrers - set(conn.mappings.markets), key=float)
+    ]
+    if unmapped_refs:
+        found.append(
+            Finding(
+                f"connection {conn.id}: mappings.markets",
+                True,
+                f"orders from referrer(s) {', '.join(unmapped_refs)} will be held "
+                "(no SPoCC referrer mapped)",
+                warning=True,
+            )
+        )
+    mapped = {w.warehouse_id for w in conn.mappings.warehouses}
+    unmapped_wh = sorted(warehouses - mapped)
+    if unmapped_wh:
+        found.append(
+            Finding(
+                f"connection {conn.id}: mappings.warehouses",
+                True,
+                f"orders from warehouse(s) {', '.join(map(str, unmapped_wh))} will "
+                "be held (no channel store mapped)",
+                warning=True,
+            )
+        )
+    return found
 
 
 @click.command()

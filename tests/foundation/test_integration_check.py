@@ -68,5 +68,9 @@ def test_check_warns_of_a_channel_store_with_no_warehouse(spocc_env, sandboxes):
     _apply(spocc_env, doc)
     result = spocc_check(spocc_env.env, "t-unmapped")
     assert result.returncode == 0, result.stdout
+    out = " ".join(result.stdout.split())
     assert "warn connection t-unmapped: mappings.warehouses: SPoCC channel store(s) 3 have no " \
-           "warehouse mapped" in " ".join(result.stdout.split())
+           "warehouse mapped" in out
+    assert "orders from warehouse(s) 3 will be held" in out
+    # The demo maps referrers 1 and 104.01; the sandbox also knows 0, 4 and 104.02.
+    assert "orders from referrer(s) 0, 4, 104.02 will be held" in out
