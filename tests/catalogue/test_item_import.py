@@ -69,7 +69,7 @@ def resync_run(conn_id: str) -> SyncRun:
                 )
             ).scalar_one_or_none()
 
-    wait_until(lambda: find() is not None, 30, "the follow-up stock run")
+    wait_until(lambda: find() is not None, 90, "the follow-up stock run")
     run = find()
     assert run is not None
     return wait_run(run.id)

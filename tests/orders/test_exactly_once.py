@@ -129,7 +129,7 @@ def test_worker_killed_after_spocc_applied_a_registration_whose_answer_was_lost(
                   "methods": ["POST"]})
     doomed = worker_factory(queues="orders", concurrency=1, name="doomed")
     assert world.deliver("order-registered", order_id).status_code == 202
-    wait_until(lambda: len(world.ledger("order.registered")) == 1, 30,
+    wait_until(lambda: len(world.ledger("order.registered")) == 1, 90,
                "SPoCC to apply the registration")
     time.sleep(0.3)  # the worker is now waiting for an answer that will never come
     os.killpg(doomed.pid, signal.SIGKILL)  # main process and its pool child, mid-task

@@ -55,7 +55,7 @@ def test_paid_and_shipping_documents_wait_for_registered(world, orders_worker):
     order_id = world.create_order(one_line(world, 3))
     assert world.deliver("order-paid", order_id).status_code == 202
     assert world.deliver("shipping-documents", order_id, signed=True).status_code == 202
-    wait_until(lambda: set(world.delivery_statuses().values()) == {"held"}, 30,
+    wait_until(lambda: set(world.delivery_statuses().values()) == {"held"}, 90,
                "paid and shipping documents to be held")
     assert world.ledger() == []
     assert world.deliver("order-registered", order_id).status_code == 202
@@ -85,7 +85,7 @@ def test_rejected_registration_sets_the_status_spocc_gave_a_reason_for(world, or
 def test_unmapped_referrer_holds_the_order_with_its_cause(world, orders_worker):
     order_id = world.create_order(one_line(world, 6), referrer=104.02)
     world.deliver("order-registered", order_id)
-    wait_until(lambda: set(world.delivery_statuses().values()) == {"held"}, 30, "held")
+    wait_until(lambda: set(world.delivery_statuses().values()) == {"held"}, 90, "held")
     state = world.state(order_id)
     assert state.registration == "held" and "referrer 104.02 is not mapped" in state.cause
     assert world.ledger() == [] and statuses_of(world, order_id) == []

@@ -29,7 +29,7 @@ def test_blocked_referrer_is_never_exported_nor_are_its_other_events(world, orde
     world.deliver("order-registered", order_id)
     world.deliver("order-paid", order_id)
     wait_until(lambda: sorted(world.delivery_statuses().values()) == ["blocked", "blocked"],
-               30, "registration and payment blocked")
+               90, "registration and payment blocked")
     assert world.ledger() == [] and statuses_of(world, order_id) == []
     assert "referrer 104.01" in world.state(order_id).cause
 
@@ -39,7 +39,7 @@ def test_acceptance_rule_holds_for_a_person_who_releases_it(world, orders_worker
     cheap = world.create_order(one_line(world, 14, price=0.5))
     world.deliver("order-registered", cheap)
     world.deliver("order-paid", cheap)
-    wait_until(lambda: sorted(world.delivery_statuses().values()) == ["held", "waiting"], 30,
+    wait_until(lambda: sorted(world.delivery_statuses().values()) == ["held", "waiting"], 90,
                "the cheap order waiting for a person")
     assert "acceptance rule" in world.state(cheap).cause and world.ledger() == []
     result = CliRunner().invoke(cli, ["orders", "release", str(cheap), "--connection",
@@ -67,7 +67,7 @@ def test_sweeper_sends_an_event_committed_but_never_enqueued(world, orders_worke
                                   order_id=order_id, payload={"orderId": order_id},
                                   status="pending", next_attempt_at=utcnow()))
     sweep.apply_async(queue="orders")
-    assert set(world.wait_settled(30).values()) == {"done"}
+    assert set(world.wait_settled(90).values()) == {"done"}
     assert len(world.ledger("order.registered")) == 1
 
 
@@ -79,7 +79,7 @@ def test_replayed_dead_registration_releases_the_held_events(world, orders_worke
                   "methods": ["POST"], "remove": ["spoccOrderId"]})
     world.deliver("order-registered", order_id)
     world.deliver("shipping-documents", order_id)
-    wait_until(lambda: sorted(world.delivery_statuses().values()) == ["dead", "held"], 30,
+    wait_until(lambda: sorted(world.delivery_statuses().values()) == ["dead", "held"], 90,
                "a dead registration and held shipping documents")
     assert statuses_of(world, order_id) == [6.1]
     with runtime.db() as session:
@@ -88,7 +88,7 @@ def test_replayed_dead_registration_releases_the_held_events(world, orders_worke
     world.faults()
     result = CliRunner().invoke(cli, ["dlq", "replay", str(letter.id)])
     assert result.exit_code == 0, result.output
-    assert set(world.wait_settled(30).values()) == {"done"}
+    assert set(world.wait_settled(90).values()) == {"done"}
     assert [e["kind"] for e in world.ledger()] == ["order.registered",
                                                    "order.shipping_documents"]
     assert statuses_of(world, order_id) == [6.1, 5.1]
