@@ -17,9 +17,8 @@ from typing import Any
 import requests
 
 from bench.harness import bench_env, percentiles, row
-from bench.receiver import _free_port
 from sandboxes.catalogue import Catalogue
-from tests.support.processes import ROOT, SpoccProcess, wait_until
+from tests.support.processes import ROOT, SpoccProcess, free_port, wait_until
 
 TOKEN = "bench-webhook-token-0123456789"
 BILLING = {"firstName": "Ada", "lastName": "Lovelace", "street": "Weg", "houseNumber": "1",
@@ -57,7 +56,7 @@ def main() -> None:
     if args.under_sync and args.rate == 20.0:
         args.rate, args.seconds = 0.5, 60.0
     with bench_env() as env:
-        spocc_port, plenty_port, hook_port = _free_port(), _free_port(), _free_port()
+        spocc_port, plenty_port, hook_port = free_port(), free_port(), free_port()
         spocc_url = f"http://127.0.0.1:{spocc_port}"
         plenty_url = f"http://127.0.0.1:{plenty_port}"
         sandboxes = [

@@ -16,17 +16,9 @@ from pathlib import Path
 import requests
 
 from bench.harness import BenchEnv, bench_env, percentiles, row
-from tests.support.processes import ROOT, SpoccProcess, wait_until
+from tests.support.processes import ROOT, SpoccProcess, free_port, wait_until
 
 TOKEN = "bench-webhook-token-0123456789"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _up(url: str) -> bool:
@@ -115,7 +107,7 @@ def main() -> None:
               "processes, no worker consuming")
         conn_id = _store_connection(env)
         logs = Path(env.data_dir)
-        port_ours, port_base = _free_port(), _free_port()
+        port_ours, port_base = free_port(), free_port()
         ours = SpoccProcess(["webhooks", "--port", str(port_ours), "--workers",
                              str(args.workers), "--no-access-log"], env.env, logs,
                             "receiver").start()

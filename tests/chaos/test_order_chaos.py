@@ -5,7 +5,6 @@ twice — and each accepted event is still applied at SPoCC exactly once, in ord
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -18,17 +17,11 @@ from cli.test_mode import create_demo_order, register_event_procedures
 from sandboxes.catalogue import Catalogue
 from store.db import session_scope
 from store.models import EventDelivery, utcnow
-from tests.support.processes import SpoccProcess, wait_until
+from tests.support.processes import SpoccProcess, free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
 ORDERS = 16
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class OwnRedis:
@@ -36,7 +29,7 @@ class OwnRedis:
     queued message, as a production Redis without AOF would."""
 
     def __init__(self, tmp: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.tmp = tmp
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -93,7 +86,7 @@ def test_orders_survive_lost_queues_killed_workers_faults_and_duplicates(
     redis = OwnRedis(tmp_path)
     redis.start()
     env = {**spocc_env.env, "SPOCC_BROKER_URL": redis.url, "SPOCC_REDIS_URL": redis.url}
-    hooks_port = _free_port()
+    hooks_port = free_port()
     receiver = SpoccProcess(["webhooks", "--port", str(hooks_port), "-w", "2"], env, tmp_path,
                             "receiver").start()
     workers: list[SpoccProcess] = []

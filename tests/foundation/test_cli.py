@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 
-from tests.support.processes import ROOT
+from tests.support.processes import ROOT, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -61,17 +60,11 @@ def test_dlq_commands_on_an_unknown_id_say_so(spocc_env):
     assert "dead letter 999999 does not exist" in result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_up_runs_the_whole_system_on_embedded_defaults(tmp_path):
     """A new user's first command: no broker, no database configured, nothing but Python."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPOCC_")}
     env["SPOCC_DATA_DIR"] = str(tmp_path / "var")
-    ports = [_free_port() for _ in range(4)]
+    ports = [free_port() for _ in range(4)]
     result = spocc(
         env,
         "up",

@@ -11,7 +11,7 @@ import time
 import pytest
 import yaml
 
-from tests.support.processes import ROOT, SpoccProcess
+from tests.support.processes import ROOT, SpoccProcess, free_port
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SPOCC_SERVICES = {
@@ -63,8 +63,4 @@ def test_compose_service_command_runs(service, spocc_env, tmp_path, free_port_en
 
 @pytest.fixture
 def free_port_env() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_port()

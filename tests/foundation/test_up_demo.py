@@ -4,28 +4,21 @@ every event to the SPoCC sandbox and back as statuses, with nothing configured."
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 import requests
 
-from tests.support.processes import ROOT, SpoccProcess, wait_until
+from tests.support.processes import ROOT, SpoccProcess, free_port, wait_until
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_order_made_in_the_sandbox_flows_through_every_event(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPOCC_")}
     env["SPOCC_DATA_DIR"] = str(tmp_path / "var")
-    flower, plenty, spocc_port, hooks = (_free_port() for _ in range(4))
+    flower, plenty, spocc_port, hooks = (free_port() for _ in range(4))
     up = SpoccProcess(
         ["up", "--flower-port", str(flower), "--plentyone-port", str(plenty),
          "--spocc-port", str(spocc_port), "--webhook-port", str(hooks), "--variations", "300"],

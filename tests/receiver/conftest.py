@@ -3,7 +3,6 @@ connection with a token and a signing secret. No worker: enqueued events stay in
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,16 +12,10 @@ import pytest
 import requests
 
 from tests.conftest import SpoccEnv, connection_document
-from tests.support.processes import SpoccProcess, wait_until
+from tests.support.processes import SpoccProcess, free_port, wait_until
 
 TOKEN = "receiver-test-token-0123456789"
 SIGNING_SECRET = "whsec_cmVjZWl2ZXItdGVzdC1zaWduaW5nLXNlY3JldA=="
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
