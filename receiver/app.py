@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -37,27 +36,15 @@ from workers import runtime
 log = logging.getLogger("spocc.receiver")
 
 MAX_BODY = 64 * 1024
-CONFIG_TTL = 2.0  # seconds a connection's configuration is reused between requests
 
 hooks = Blueprint("hooks", __name__, description="Order events from PlentyONE")
 health = Blueprint("health", __name__, description="Liveness and readiness")
 
-_configs: dict[str, tuple[float, ConnectionConfig | None]] = {}
-
-
 def _connection(connection_id: str) -> ConnectionConfig | None:
-    now = time.monotonic()
-    cached = _configs.get(connection_id)
-    if cached is not None and cached[0] > now:
-        return cached[1]
     try:
-        config: ConnectionConfig | None = runtime.connection(connection_id)
+        return runtime.connection(connection_id)
     except UnknownConnection:
-        config = None
-    if len(_configs) > 1000:  # unknown ids are cached too: never let a caller grow this
-        _configs.clear()
-    _configs[connection_id] = (now + CONFIG_TTL, config)
-    return config
+        return None
 
 
 def error(code: int, message: str, errors: dict[str, Any] | None = None,

@@ -1,21 +1,24 @@
 """Per-process access to what every task, the receiver and the CLI need: settings, the
-database, Redis, the secret box and each connection's configuration (re-read, never cached
-across a `config apply`)."""
+database, Redis, the secret box and each connection's configuration (the one cache of it,
+keyed by the connection's revision, so a `config apply` takes effect at the next read)."""
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
 import redis as redis_lib
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schemas.config import ConnectionConfig
 from schemas.secret import Secret
 from store import config_store
 from store.db import session_scope
+from store.models import Connection
 from store.secrets import SecretBox, new_key
 from workers.settings import Settings, load_settings
 
@@ -30,6 +33,8 @@ def reset() -> None:
     settings.cache_clear()
     redis_client.cache_clear()
     secret_box.cache_clear()
+    with _configs_lock:
+        _configs.clear()
 
 
 @contextmanager
@@ -61,6 +66,31 @@ def secret_box() -> SecretBox:
     return SecretBox(Secret(path.read_text().strip()))
 
 
-def connection(connection_id: str) -> ConnectionConfig:
-    with db() as session:
-        return config_store.load(session, secret_box(), connection_id)
+# Only stored connections enter it (an unknown id raises first), so it stays as small as the
+# connections table; frozen configurations can be shared by every thread of the process.
+_configs: dict[str, tuple[int, ConnectionConfig]] = {}
+_configs_lock = threading.Lock()
+
+
+def connection(connection_id: str, session: Session | None = None) -> ConnectionConfig:
+    """The connection's configuration: one primary-key read of its revision per call, and
+    the document is decrypted and validated again only when that revision changed.
+
+    Pass `session` to read within a caller's transaction (no second connection)."""
+    if session is None:
+        with db() as own:
+            return connection(connection_id, own)
+    revision = session.execute(
+        select(Connection.revision).where(Connection.id == connection_id)
+    ).scalar_one_or_none()
+    if revision is None:
+        raise config_store.UnknownConnection(connection_id)
+    cached = _configs.get(connection_id)
+    if cached is not None and cached[0] == revision:
+        return cached[1]
+    # An apply committed between the two reads stamps the newer document with the older
+    # revision: the next call sees the revision differ and loads once more. Never staler.
+    config = config_store.load(session, secret_box(), connection_id)
+    with _configs_lock:
+        _configs[connection_id] = (revision, config)
+    return config

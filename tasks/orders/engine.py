@@ -36,8 +36,7 @@ from clients.ratelimit import ORDERS
 from clients.spocc import SpoccClient
 from schemas.config import ConnectionConfig
 from schemas.webhooks import EVENTS
-from store.config_store import UnknownConnection
-from store.models import Connection, EventDelivery, utcnow
+from store.models import EventDelivery, utcnow
 from store.order_models import DONE, FAILED, OrderState
 from workers import runtime
 from workers.task_base import SpoccTask
@@ -123,24 +122,6 @@ class Context:
 
 
 _CLIENTS: dict[Any, tuple[PlentyOneClient, SpoccClient]] = {}
-_CONFIGS: dict[str, tuple[int, ConnectionConfig]] = {}
-
-
-def connection(connection_id: str, revision: int | None = None) -> ConnectionConfig:
-    """The connection's configuration, decrypted again only when its revision changed."""
-    if revision is None:
-        with runtime.db() as session:
-            revision = _revision(session, connection_id)
-    if revision is None:
-        raise UnknownConnection(connection_id)
-    cached = _CONFIGS.get(connection_id)
-    if cached is not None and cached[0] == revision:
-        return cached[1]
-    config = runtime.connection(connection_id)
-    _CONFIGS[connection_id] = (revision, config)
-    return config
-
-
 def _clients(conn: ConnectionConfig) -> tuple[PlentyOneClient, SpoccClient]:
     # One pair per process and connection settings: HTTP pools and limiters are reused.
     key = (conn.id, conn.plentyone, conn.spocc)
@@ -151,11 +132,6 @@ def _clients(conn: ConnectionConfig) -> tuple[PlentyOneClient, SpoccClient]:
                 clients.build_spocc(conn, redis, priority=ORDERS))
         _CLIENTS[key] = pair
     return pair
-
-
-def _revision(session: Session, connection_id: str) -> int | None:
-    return session.execute(select(Connection.revision).where(
-        Connection.id == connection_id)).scalar_one_or_none()
 
 
 def lock_order(session: Session, connection_id: str, order_id: int,
@@ -222,8 +198,7 @@ def run(task: Any, connection_id: str, delivery_id: int, handler: Handler,
         delivery.status, delivery.attempts = "running", delivery.attempts + 1
         delivery.next_attempt_at = utcnow() + timedelta(seconds=limit) + SWEEP_GRACE
         order_id = delivery.order_id
-        revision = _revision(session, connection_id)
-    conn = connection(connection_id, revision)
+        conn = runtime.connection(connection_id, session)
     target = order_id
     if lock_order_id is not None:
         with runtime.db() as session:
@@ -299,7 +274,7 @@ class OrderTask(SpoccTask):
         if state is not None:
             state.registration, state.cause = FAILED, f"registration failed: {cause}"[:2000]
         try:
-            conn = connection(delivery.connection_id)
+            conn = runtime.connection(delivery.connection_id)
             status = conn.status("registration_failed")
             if status is not None:
                 _clients(conn)[0].set_order_status(delivery.order_id, float(status))

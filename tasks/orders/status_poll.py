@@ -13,7 +13,7 @@ from store import idempotency
 from store.idempotency import Claim
 from store.models import SyncRun, utcnow
 from store.order_models import DONE, OrderState
-from tasks.orders.engine import _clients, connection, lock_order
+from tasks.orders.engine import _clients, lock_order
 from workers import runtime
 from workers.task_base import SpoccTask, spocc_task
 
@@ -50,7 +50,7 @@ def status_poll(self: Any, connection_id: str, run_id: int) -> dict[str, int]:
 
 def check(connection_id: str, order_state_id: int) -> str:
     """One order: ask SPoCC, act on shipped / cancelled. Returns pushed | unchanged."""
-    conn = connection(connection_id)
+    conn = runtime.connection(connection_id)
     plenty, spocc = _clients(conn)
     with runtime.db() as session:
         row = session.get(OrderState, order_state_id)
