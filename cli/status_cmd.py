@@ -53,6 +53,7 @@ def status(connection_id: str | None) -> None:
     out.print(table)
     replies = app.control.ping(timeout=1.0) or []
     out.print(f"workers alive: {', '.join(sorted(k for r in replies for k in r)) or 'none'}")
+    out.print(beat_line())
     with runtime.db() as session:
         conns = session.execute(select(Connection).order_by(Connection.id)).scalars().all()
         open_dl = dict(
@@ -88,6 +89,20 @@ def status(connection_id: str | None) -> None:
         for c in conns:
             if connection_id in (None, c.id):
                 out.print(status_table(session, c.id))
+
+
+def beat_line() -> str:
+    """Beat's last tick, from its heartbeat in SQL (workers/beat_health.py)."""
+    from datetime import UTC, datetime
+
+    from workers import beat_health
+
+    last = beat_health.last_tick()
+    if last is None:
+        return "beat: never ticked"
+    age = (datetime.now(UTC) - last).total_seconds()
+    return (f"beat: last tick {age:.0f} s ago ({last:%Y-%m-%d %H:%M:%S} UTC, "
+            f"{beat_health.last_holder()})")
 
 
 def api_states(connection_id: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:

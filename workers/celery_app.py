@@ -12,6 +12,7 @@ from celery import Celery
 from kombu import Exchange, Queue
 
 import beat_schedule
+from workers import beat_health
 from workers.runtime import settings
 from workers.settings import QUEUES, Settings
 
@@ -71,11 +72,12 @@ def _configure(app: Celery, s: Settings) -> None:
         worker_send_task_events=True,
         task_send_sent_event=True,
         # Beat: RedBeat keeps the schedule in Redis and holds a lock, so a second beat idles.
-        beat_scheduler="redbeat.RedBeatScheduler",
+        # (workers/beat_scheduler.py: it takes the lock again after a Redis restart.)
+        beat_scheduler="workers.beat_scheduler:SpoccScheduler",
         redbeat_redis_url=redis_url,
         redbeat_key_prefix="spocc:redbeat:",
-        redbeat_lock_timeout=5 * 60,
-        beat_max_loop_interval=30,
+        redbeat_lock_timeout=beat_health.LOCK_SECONDS,
+        beat_max_loop_interval=beat_health.LOOP_SECONDS,
     )
 
 

@@ -5,9 +5,7 @@ twice — and each accepted event is still applied at SPoCC exactly once, in ord
 
 from __future__ import annotations
 
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -17,46 +15,12 @@ from cli.test_mode import create_demo_order, register_event_procedures
 from sandboxes.catalogue import Catalogue
 from store.db import session_scope
 from store.models import EventDelivery, utcnow
+from tests.support.own_redis import OwnRedis
 from tests.support.processes import SpoccProcess, free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
 ORDERS = 16
-
-
-class OwnRedis:
-    """A redis-server of this test's own, without persistence: restarting it loses every
-    queued message, as a production Redis without AOF would."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.port = free_port()
-        self.tmp = tmp
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.tmp)],
-            stdout=subprocess.DEVNULL)
-        import redis
-
-        wait_until(lambda: _pings(redis.Redis(port=self.port)), 20, "own redis")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(timeout=10)
-
-
-def _pings(client: object) -> bool:
-    try:
-        return bool(client.ping())  # type: ignore[attr-defined]
-    except Exception:
-        return False
 
 
 def _deliveries(url: str, conn_id: str, status: str | None = None) -> int:

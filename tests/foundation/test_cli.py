@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -106,3 +107,17 @@ def test_status_shows_queues_workers_connections_and_circuits(spocc_env, connect
     assert connection.id in out
     assert "plentyone writes" in out and "closed" in out
     assert f"catalogue sync of {connection.id}" in out and "stock_delta" in out
+
+
+def test_status_shows_when_beat_last_ticked(spocc_env):
+    from datetime import UTC, datetime, timedelta
+
+    from workers import beat_health
+
+    beat_health.record_tick(datetime.now(UTC) - timedelta(seconds=42))
+    result = spocc(spocc_env.env, "status")
+    assert result.returncode == 0, result.stderr
+    line = next(ln for ln in result.stdout.splitlines() if ln.startswith("beat:"))
+    age = int(line.split("last tick ")[1].split(" s ago")[0])
+    assert 42 <= age < 42 + 120, line  # plus the time `spocc status` takes to start
+    assert f"{socket.gethostname()}:{os.getpid()}" in line
