@@ -39,12 +39,12 @@ class Attributes:
         # SPoCC has no route for one attribute; the list is short
         attributes = [a for a in ctx.spocc.attributes() if str(a["id"]) in wanted]
         result.skipped += len(wanted) - len(attributes)
-        pushed = state.load(work.session, ctx.id, KIND, [str(a["id"]) for a in attributes])
+        with work.db() as session:
+            pushed = state.hashes(session, ctx.id, KIND, [str(a["id"]) for a in attributes])
         for attribute in attributes:
             key = str(attribute["id"])
             digest = rules.values_hash(_definition(attribute))
-            last = pushed.get(key)
-            if last is not None and last.hash == digest:
+            if pushed.get(key) == digest:
                 result.unchanged += 1
                 continue
             if work.dry_run:
@@ -55,16 +55,10 @@ class Attributes:
                 str(v["id"]): plenty_ids.attribute_value(ctx, attribute_id, v["name"])
                 for v in attribute["values"]
             }
-            state.save(
-                work.session,
-                ctx.id,
-                KIND,
-                key,
-                digest,
-                ref=attribute_id,
-                state={"values": values},
-                loaded=pushed,
-            )
+            with work.db() as session:
+                state.save(
+                    session, ctx.id, KIND, key, digest, ref=attribute_id, state={"values": values}
+                )
             result.pushed += 1
         return result
 

@@ -15,13 +15,12 @@ from typing import Any
 from clients.errors import PermanentError
 from clients.plentyone import MAX_PER_PAGE, chunks
 from clients.spocc import CONTENT
-from schemas.plentyone import VariationSchema, page_of
 from schemas.spocc import VariationSchema as SpoccVariationSchema
 from store.catalogue_models import CatalogueLink
 from store.models import SyncRun
 from tasks.catalogue import links, plenty_ids, rules, state
 from tasks.catalogue.context import Context
-from tasks.catalogue.process import Page, SplitUnit, SpoccListing, Work
+from tasks.catalogue.process import Page, SplitUnit, SpoccListing, Work, named_keys
 from tasks.catalogue.runs import UnitResult
 
 IMAGES = "images"
@@ -29,17 +28,12 @@ EXTENDED = "extended"
 
 
 def _linked(work: Work) -> dict[str, CatalogueLink]:
-    """Links of the unit's keys, committed (images are recorded in their own transactions,
-    and SQLite has one writer)."""
-    found = links.resolve(
-        work.session,
+    return links.resolve(
         work.ctx.plenty,
         work.ctx.id,
         work.keys,
         work.ctx.conn.mappings.item_import.spocc_id_barcode_type_id,
     )
-    work.session.commit()
-    return found
 
 
 def _images_digest(variation: dict[str, Any]) -> str:
@@ -100,19 +94,20 @@ class Images:
         result = UnitResult()
         found = _linked(work)
         result.skipped += len(set(work.keys) - set(found))
-        pushed = state.load(work.session, ctx.id, IMAGES, found)
+        with work.db() as session:
+            pushed = state.hashes(session, ctx.id, IMAGES, found)
         for spocc_id, link in found.items():
             variation = ctx.spocc.variation(spocc_id)
             digest = _images_digest(variation)
-            last = pushed.get(spocc_id)
-            if last is not None and last.hash == digest:
+            if pushed.get(spocc_id) == digest:
                 result.unchanged += 1
                 continue
             if work.dry_run:
                 result.pushed += 1
                 continue
             push_images(ctx, link, variation)
-            state.save(work.session, ctx.id, IMAGES, spocc_id, digest, loaded=pushed)
+            with work.db() as session:
+                state.save(session, ctx.id, IMAGES, spocc_id, digest)
             result.pushed += 1
         return result
 
@@ -129,23 +124,13 @@ class ExtendedData:
             return Page(keys=[str(only)], last=True)
         if tag is None:
             return Page(keys=[], last=True)
-        env = ctx.plenty.call(
-            "GET",
-            "/rest/items/variations",
-            params={
-                "variationTagId": tag,
-                "with": "variationBarcodes",
-                "page": page,
-                "itemsPerPage": MAX_PER_PAGE,
-            },
-            schema=page_of(VariationSchema),
-        )
+        entries, last = ctx.plenty.tagged_variations_page(tag, page)
         barcode = ctx.conn.mappings.item_import.spocc_id_barcode_type_id
-        keys = [links.spocc_id_of(v, barcode) for v in env["entries"]]
-        return Page(keys=sorted(k for k in keys if k), last=bool(env["isLastPage"]))
+        keys = [links.spocc_id_of(v, barcode) for v in entries]
+        return Page(keys=sorted(k for k in keys if k), last=last)
 
     def push(self, work: Work) -> UnitResult:
-        ctx, session = work.ctx, work.session
+        ctx = work.ctx
         conn = ctx.conn
         result = UnitResult()
         found = _linked(work)
@@ -153,7 +138,8 @@ class ExtendedData:
         value_names = {
             int(v["id"]): str(v["name"]) for a in ctx.spocc.attributes() for v in a["values"]
         }
-        pushed = state.load(session, ctx.id, EXTENDED, found)
+        with work.db() as session:
+            pushed = state.hashes(session, ctx.id, EXTENDED, found)
         todo: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {}
         for spocc_id in found:
             variation = ctx.spocc.variation(spocc_id)
@@ -169,8 +155,7 @@ class ExtendedData:
                 "images": _images_digest(variation),
             }
             digest = rules.values_hash(wanted)
-            last = pushed.get(spocc_id)
-            if last is not None and last.hash == digest:
+            if pushed.get(spocc_id) == digest:
                 result.unchanged += 1
                 continue
             todo[spocc_id] = (variation, wanted, digest)
@@ -206,10 +191,13 @@ class ExtendedData:
                 ctx.plenty.set_variation_properties(properties)
         except PermanentError as exc:
             if len(work.keys) > 1:
-                raise SplitUnit(exc) from exc
+                by_variation = {found[s].variation_id: s for s in todo}
+                raise SplitUnit(exc, culprits=named_keys(exc, by_variation)) from exc
             raise
-        for spocc_id, (_v, _w, digest) in todo.items():
-            state.save(session, ctx.id, EXTENDED, spocc_id, digest, loaded=pushed)
+        with work.db() as session:
+            rows = state.load(session, ctx.id, EXTENDED, todo)
+            for spocc_id, (_v, _w, digest) in todo.items():
+                state.save(session, ctx.id, EXTENDED, spocc_id, digest, loaded=rows)
         result.pushed += len(todo)
         return result
 

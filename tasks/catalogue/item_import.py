@@ -52,7 +52,7 @@ def _variations(article: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str,
 
 
 def _import_article(work: Work, article: dict[str, Any], result: UnitResult) -> None:
-    ctx, session = work.ctx, work.session
+    ctx = work.ctx
     conn = ctx.conn
     settings = conn.mappings.item_import
     group = (article.get("productGroup") or {}).get("id")
@@ -63,21 +63,18 @@ def _import_article(work: Work, article: dict[str, Any], result: UnitResult) -> 
     spocc_ids = [v["spoccId"] for _, v in pairs]
     # after this run's link scan the table knows every variation PlentyONE had at its start
     if work.run.options.get("linked"):
-        known = links.links_for(session, ctx.id, spocc_ids)
+        with work.db() as session:
+            known = links.links_for(session, ctx.id, spocc_ids)
     else:
-        known = links.resolve(
-            session, ctx.plenty, ctx.id, spocc_ids, settings.spocc_id_barcode_type_id
-        )
+        known = links.resolve(ctx.plenty, ctx.id, spocc_ids, settings.spocc_id_barcode_type_id)
     for link in known.values():
         if link.article_number is None or link.product_group_id is None:
             link.article_number, link.product_group_id = article["articleNumber"], group
+            links.describe(ctx.id, link.spocc_id, link.article_number, group)
     missing = [(c, v) for c, v in pairs if v["spoccId"] not in known]
     if not missing:
         result.unchanged += 1
         return
-    # links found so far are facts: commit them, so that this session holds no write lock
-    # while attribute values are made in their own transactions (SQLite has one writer)
-    session.commit()
     if work.dry_run:
         result.pushed += 1
         _count(result, len(missing))
@@ -107,7 +104,6 @@ def _import_article(work: Work, article: dict[str, Any], result: UnitResult) -> 
     except Unprocessable:
         # already there (a redelivered unit raced its first run): link what PlentyONE has
         found = links.resolve(
-            session,
             ctx.plenty,
             ctx.id,
             [v["spoccId"] for _, v in missing],
@@ -117,11 +113,12 @@ def _import_article(work: Work, article: dict[str, Any], result: UnitResult) -> 
             raise
         result.unchanged += 1
         return
-    for variation in made:
-        spocc_id = str(variation.get("number"))
-        links.save_link(
-            session, ctx.id, spocc_id, variation["id"], item_id, article["articleNumber"], group
-        )
+    with work.db() as session:
+        for variation in made:
+            spocc_id = str(variation.get("number"))
+            links.save_link(
+                session, ctx.id, spocc_id, variation["id"], item_id, article["articleNumber"], group
+            )
     result.pushed += 1
     _count(result, len(made))
 

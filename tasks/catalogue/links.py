@@ -11,15 +11,14 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from clients.plentyone import MAX_PER_PAGE, PlentyOneClient
-from schemas.plentyone import page_of
+from clients.plentyone import PlentyOneClient
 from store.catalogue_models import CatalogueLink
 from store.models import utcnow
-from tasks.catalogue.answers import LinkVariationView
 from tasks.catalogue.sql import among
+from workers import runtime
 
 SPOCC_ID = re.compile(r"^\d{11}$")
 
@@ -103,57 +102,72 @@ def find_variation(
 
 
 def resolve(
-    session: Session,
     plenty: PlentyOneClient,
     connection_id: str,
     spocc_ids: Sequence[str],
     barcode_type_id: int,
 ) -> dict[str, CatalogueLink]:
-    """Links of the given SPoCC IDs; unknown ones are searched in PlentyONE once each."""
-    known = links_for(session, connection_id, spocc_ids)
+    """Links of the given SPoCC IDs; unknown ones are searched in PlentyONE once each.
+
+    Read, commit, search, record: no transaction is open while PlentyONE is asked. The
+    links answered are detached rows (read them; change them through this module).
+    """
+    with runtime.db() as session:
+        known = links_for(session, connection_id, spocc_ids)
+    found = {}
     for spocc_id in spocc_ids:
-        if spocc_id in known:
-            continue
-        found = find_variation(plenty, spocc_id, barcode_type_id)
-        if found is not None:
-            known[spocc_id] = save_link(
-                session, connection_id, spocc_id, found["id"], found["itemId"]
-            )
+        if spocc_id not in known:
+            variation = find_variation(plenty, spocc_id, barcode_type_id)
+            if variation is not None:
+                found[spocc_id] = variation
+    if found:
+        with runtime.db() as session:
+            for spocc_id, variation in found.items():
+                known[spocc_id] = save_link(
+                    session, connection_id, spocc_id, variation["id"], variation["itemId"]
+                )
     return known
 
 
 def scan_page(
-    session: Session, plenty: PlentyOneClient, connection_id: str, barcode_type_id: int, page: int
+    plenty: PlentyOneClient, connection_id: str, barcode_type_id: int, page: int
 ) -> tuple[int, bool]:
     """Link every variation of one page of PlentyONE's variation list (250 a page).
 
     Returns (variations linked, whether it was the last page). Used before a full run so a
     catalogue that already exists in PlentyONE is matched with one read per 250 variations.
     """
-    env = plenty.call(
-        "GET",
-        "/rest/items/variations",
-        params={"with": "variationBarcodes", "page": page, "itemsPerPage": MAX_PER_PAGE},
-        schema=page_of(LinkVariationView),
-    )
+    entries, last = plenty.variation_links_page(page)
     found: dict[str, dict[str, Any]] = {}
-    for variation in env["entries"]:
+    for variation in entries:
         spocc_id = spocc_id_of(variation, barcode_type_id)
         if spocc_id is not None:
             found[spocc_id] = variation
-    known = links_for(session, connection_id, found)
-    for spocc_id, variation in found.items():
-        link = known.get(spocc_id)
-        if link is None:
-            session.add(
-                CatalogueLink(
-                    connection_id=connection_id,
-                    spocc_id=spocc_id,
-                    variation_id=int(variation["id"]),
-                    item_id=int(variation["itemId"]),
+    with runtime.db() as session:
+        known = links_for(session, connection_id, found)
+        for spocc_id, variation in found.items():
+            link = known.get(spocc_id)
+            if link is None:
+                session.add(
+                    CatalogueLink(
+                        connection_id=connection_id,
+                        spocc_id=spocc_id,
+                        variation_id=int(variation["id"]),
+                        item_id=int(variation["itemId"]),
+                    )
                 )
-            )
-        elif link.variation_id != variation["id"] or link.item_id != variation["itemId"]:
-            link.variation_id, link.item_id = int(variation["id"]), int(variation["itemId"])
-    session.flush()
-    return len(found), bool(env["isLastPage"])
+            elif link.variation_id != variation["id"] or link.item_id != variation["itemId"]:
+                link.variation_id, link.item_id = int(variation["id"]), int(variation["itemId"])
+    return len(found), last
+
+
+def describe(
+    connection_id: str, spocc_id: str, article_number: str | None, product_group_id: int | None
+) -> None:
+    """Record the article and product group of a linked variation."""
+    with runtime.db() as session:
+        session.execute(
+            update(CatalogueLink)
+            .where(CatalogueLink.connection_id == connection_id, CatalogueLink.spocc_id == spocc_id)
+            .values(article_number=article_number, product_group_id=product_group_id)
+        )

@@ -19,11 +19,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clients.plentyone import MAX_PER_PAGE
-from schemas.plentyone import page_of
 from store.models import SyncRun, utcnow
 from tasks.catalogue import links, runs, state
-from tasks.catalogue.answers import IdView
 from tasks.catalogue.context import Context, context
 from tasks.catalogue.process import Triage
 from tasks.catalogue.registry import CATALOGUE_QUEUE, DELTA, PROCESSES
@@ -134,24 +131,17 @@ def _scan_touched(ctx: Context, run_id: int, deadline: float) -> bool:
     """Record the variations PlentyONE changed since the last full run (250 a read)."""
     while True:
         with runtime.db() as session:
+            options = session.get_one(SyncRun, run_id).options
+        page = int(options.get("touched_page", 1))
+        ids, last = ctx.plenty.touched_variations_page(options["touched_since"], page)
+        with runtime.db() as session:
             run = session.get_one(SyncRun, run_id)
-            page = int(run.options.get("touched_page", 1))
-            env = ctx.plenty.call(
-                "GET",
-                "/rest/items/variations",
-                params={
-                    "relatedUpdatedBetween": run.options["touched_since"],
-                    "page": page,
-                    "itemsPerPage": MAX_PER_PAGE,
-                },
-                schema=page_of(IdView),
-            )
-            kind = runs.touched_kind(run_id)
-            known = state.load(session, ctx.id, kind, [str(v["id"]) for v in env["entries"]])
-            for variation in env["entries"]:
-                state.save(session, ctx.id, kind, str(variation["id"]), "-", loaded=known)
-            last = bool(env["isLastPage"])
-            _set_options(run, touched_page=page + 1, touched_done=last)
+            if int(run.options.get("touched_page", 1)) == page:  # not done meanwhile
+                kind = runs.touched_kind(run_id)
+                known = state.load(session, ctx.id, kind, [str(i) for i in ids])
+                for variation_id in ids:
+                    state.save(session, ctx.id, kind, str(variation_id), "-", loaded=known)
+                _set_options(run, touched_page=page + 1, touched_done=last)
         if last:
             return True
         if time.monotonic() > deadline:
@@ -162,10 +152,13 @@ def _scan_links(ctx: Context, run_id: int, deadline: float) -> bool:
     barcode = ctx.conn.mappings.item_import.spocc_id_barcode_type_id
     while True:
         with runtime.db() as session:
+            page = int(session.get_one(SyncRun, run_id).options.get("link_page", 1))
+        # linking a page twice (a second planner message) records the same links
+        _count, last = links.scan_page(ctx.plenty, ctx.id, barcode, page)
+        with runtime.db() as session:
             run = session.get_one(SyncRun, run_id)
-            page = int(run.options.get("link_page", 1))
-            _count, last = links.scan_page(session, ctx.plenty, ctx.id, barcode, page)
-            _set_options(run, link_page=page + 1, linked=last)
+            _set_options(run, link_page=max(page + 1, int(run.options.get("link_page", 1))))
+            _set_options(run, linked=bool(run.options.get("linked")) or last)
         if last:
             return True
         if time.monotonic() > deadline:

@@ -7,6 +7,9 @@ sweeper and the counting are the same for all of them (`planner.py`, `unit.py`, 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -14,10 +17,11 @@ from marshmallow import Schema
 from sqlalchemy.orm import Session
 
 from clients.errors import PermanentError
+from schemas.catalogue_views import key_only
 from store.models import SyncRun
-from tasks.catalogue.answers import key_only
 from tasks.catalogue.context import Context
 from tasks.catalogue.runs import UnitResult
+from workers import runtime
 
 
 @dataclass
@@ -32,12 +36,19 @@ class Page:
 
 @dataclass
 class Work:
-    """A unit as its process sees it: run options, and a session it may write state in."""
+    """A unit as its process sees it: its keys and run (as read when it started).
+
+    A process reads and records in short transactions of its own (`db()`), never open while
+    it calls an API: re-read, decide, commit, call, record.
+    """
 
     ctx: Context
     run: SyncRun
-    session: Session
     keys: list[str]
+
+    @staticmethod
+    def db() -> AbstractContextManager[Session]:
+        return runtime.db()
 
     @property
     def dry_run(self) -> bool:
@@ -49,13 +60,31 @@ class Work:
 
 
 class SplitUnit(Exception):
-    """A bulk write failed for good: the unit is redone one key per unit, so only the key
-    at fault fails (and becomes a dead letter)."""
+    """A bulk write failed for good: the unit is redone in parts, so that only the keys at
+    fault fail (and become dead letters). When the answer names records (`culprits`, the
+    unit's keys it is about), each of those is redone alone and the rest together; when it
+    names none, the unit is halved once — an error every key would meet (a wrong mapping)
+    then costs two more calls, not one per key."""
 
-    def __init__(self, cause: PermanentError, result: UnitResult | None = None) -> None:
+    def __init__(
+        self,
+        cause: PermanentError,
+        result: UnitResult | None = None,
+        culprits: Sequence[str] = (),
+    ) -> None:
         super().__init__(str(cause))
         self.cause = cause
         self.result = result or UnitResult()
+        self.culprits = list(culprits)
+
+
+_VARIATION = re.compile(r"\bvariations? (?:id )?(\d+)", re.IGNORECASE)
+
+
+def named_keys(exc: PermanentError, by_variation: Mapping[int, str]) -> list[str]:
+    """The unit's keys whose PlentyONE variation the error answer names."""
+    named = {int(m) for m in _VARIATION.findall(f"{exc.message} {exc.body!r}")}
+    return sorted({by_variation[v] for v in named if v in by_variation})
 
 
 class Process(Protocol):

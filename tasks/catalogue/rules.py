@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -55,9 +55,22 @@ def desired_values(conn: ConnectionConfig, record: Mapping[str, Any]) -> Values:
     return out
 
 
-def current_values(variation: Mapping[str, Any], wanted: Values) -> Values:
-    """The same records as PlentyONE has them now (a variation read `with=stock,
-    variationSalesPrices`); records it lacks are absent."""
+def mapped_keys(conn: ConnectionConfig) -> frozenset[str]:
+    """Every record the mappings can write: a stock per mapped warehouse, the mapped prices."""
+    prices = conn.mappings.sales_prices
+    return frozenset(
+        [f"s:{w.warehouse_id}" for w in conn.mappings.warehouses]
+        + [
+            f"p:{price_id}"
+            for price_id in (prices.retail, prices.target, prices.recommended_retail)
+            if price_id is not None
+        ]
+    )
+
+
+def current_values(variation: Mapping[str, Any], wanted: Collection[str]) -> Values:
+    """The records of `wanted` (keys) as PlentyONE has them now (a variation read
+    `with=stock,variationSalesPrices`); records it lacks are absent."""
     out: Values = {}
     for stock in variation.get("stock") or []:
         key = f"s:{int(stock['warehouseId'])}"

@@ -192,22 +192,31 @@ def finish_unit(
     return True
 
 
-def split_unit(session: Session, unit: SyncUnit, result: UnitResult) -> list[int]:
-    """Replace a unit by one unit per key (a bulk call failed for good: find which key).
+def split_unit(
+    session: Session, unit: SyncUnit, result: UnitResult, culprits: Sequence[str] = ()
+) -> list[int]:
+    """Replace a unit whose bulk call failed for good by smaller units; returns their ids.
 
+    The keys the answer named (`culprits`) each get a unit of their own, the rest one unit;
+    with none named the unit is halved (its halves are not halved again: see `unit.py`).
     The keys already handled (`result`) are counted now; the new units count the rest.
     """
     handled = set(result.detail.get("handled", []))
     rest = [k for k in unit.keys if k not in handled]
-    base = -(unit.seq + 1) * 100_000  # negative seqs never meet the planner's
-    new_ids = [
-        u.id
-        for u in add_units(
-            session,
-            session.get_one(SyncRun, unit.run_id),
-            [(base - i, [k]) for i, k in enumerate(rest)],
-        )
-    ]
+    named = [k for k in rest if k in set(culprits)]
+    if named:
+        others = [k for k in rest if k not in set(named)]
+        parts = [[k] for k in named] + ([others] if others else [])
+    else:
+        middle = (len(rest) + 1) // 2
+        parts = [p for p in (rest[:middle], rest[middle:]) if p]
+    run = session.get_one(SyncRun, unit.run_id)
+    # negative seqs, unique per parent unit, never meet the planner's
+    batches = [(-(unit.id * 1000 + i), keys) for i, keys in enumerate(parts)]
+    fresh = add_units(session, run, batches)
+    for child in fresh:
+        child.detail = {"part_of": unit.id, "halved": not named}
+    new_ids = [u.id for u in fresh]
     session.execute(
         update(SyncRun).where(SyncRun.id == unit.run_id).values(units=SyncRun.units + len(new_ids))
     )

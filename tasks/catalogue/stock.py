@@ -17,15 +17,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from clients.errors import PermanentError
-from clients.plentyone import MAX_PER_PAGE, chunks
 from clients.spocc import STOCK
-from schemas.plentyone import page_of
+from schemas.catalogue_views import StockRecordView
 from store.catalogue_models import CatalogueLink
 from store.models import SyncRun
 from tasks.catalogue import links, rules, state
-from tasks.catalogue.answers import CurrentVariationView, StockRecordView
 from tasks.catalogue.context import Context
-from tasks.catalogue.process import Page, SplitUnit, SpoccListing, Work
+from tasks.catalogue.process import Page, SplitUnit, SpoccListing, Work, named_keys
 from tasks.catalogue.runs import UnitResult, touched_kind
 
 KIND = "stock"
@@ -77,12 +75,11 @@ class StockProcess:
         return keep, len(ids) - len(keep)
 
     def push(self, work: Work) -> UnitResult:
-        ctx, session = work.ctx, work.session
+        ctx = work.ctx
         conn = ctx.conn
         result = UnitResult()
         records = {r["spoccId"]: r for r in ctx.spocc.stock_of(work.keys)}
         found = links.resolve(
-            session,
             ctx.plenty,
             ctx.id,
             list(records),
@@ -103,20 +100,21 @@ class StockProcess:
         result.skipped += len(unmatched)
         if unmatched:
             result.detail["unmatched"] = unmatched[:SAMPLE]
-        pushed = state.load(session, ctx.id, KIND, wanted)
+        with work.db() as session:
+            pushed = state.load(session, ctx.id, KIND, wanted)
+            touched = (
+                state.hashes(
+                    session,
+                    ctx.id,
+                    touched_kind(work.run.id),
+                    [str(found[s].variation_id) for s in wanted],
+                )
+                if self.full
+                else {}
+            )
         hashes = {s: rules.values_hash(v) for s, v in wanted.items()}
         compare: dict[str, dict[str, Any]] = {}
         read_plenty: list[str] = []
-        touched = (
-            state.load(
-                session,
-                ctx.id,
-                touched_kind(work.run.id),
-                [str(found[s].variation_id) for s in wanted],
-            )
-            if self.full
-            else {}
-        )
         deep = bool(work.run.options.get("deep"))
         for spocc_id in wanted:
             last = pushed.get(spocc_id)
@@ -131,23 +129,27 @@ class StockProcess:
                 compare[spocc_id] = dict(last.state)
             else:
                 read_plenty.append(spocc_id)
+        # what PlentyONE holds of every record the mappings write, wanted now or not: a price
+        # no longer written still exists there, and is updated, not created, when it returns
+        mapped = rules.mapped_keys(conn)
         if read_plenty:
-            current = _read_current(ctx, [found[s] for s in read_plenty])
+            current = ctx.plenty.stock_and_prices([found[s].variation_id for s in read_plenty])
+            gone = [s for s in read_plenty if found[s].variation_id not in current]
+            if gone:
+                # the linked variation is gone from PlentyONE: forget the link; the next item
+                # import recreates or rematches it
+                with work.db() as session:
+                    for spocc_id in gone:
+                        links.forget_link(session, ctx.id, spocc_id)
+                        wanted.pop(spocc_id)
+                result.skipped += len(gone)
             for spocc_id in read_plenty:
-                have = current.get(found[spocc_id].variation_id)
-                if have is None:
-                    # the linked variation is gone from PlentyONE: forget the link; the next
-                    # item import recreates or rematches it
-                    links.forget_link(session, ctx.id, spocc_id)
-                    result.skipped += 1
-                    wanted.pop(spocc_id)
-                    continue
-                compare[spocc_id] = rules.current_values(have, wanted[spocc_id])
+                if spocc_id in wanted:
+                    have = current[found[spocc_id].variation_id]
+                    compare[spocc_id] = rules.current_values(have, mapped)
         writes: dict[str, dict[str, Any]] = {}
-        existing_prices: dict[str, set[str]] = {}
         for spocc_id, have in compare.items():
             diff = rules.differing(wanted[spocc_id], have)
-            existing_prices[spocc_id] = {k for k in have if k.startswith("p:")}
             if diff:
                 writes[spocc_id] = diff
             else:
@@ -157,24 +159,33 @@ class StockProcess:
             result.detail["would_write"] = {s: writes[s] for s in list(writes)[:SAMPLE]}
             return result
         try:
-            _write(ctx, {s: found[s] for s in writes}, writes, existing_prices)
+            _write(ctx, {s: found[s] for s in writes}, writes, compare)
         except PermanentError as exc:
             if len(work.keys) > 1:
-                raise SplitUnit(exc) from exc
+                by_variation = {found[s].variation_id: s for s in writes}
+                raise SplitUnit(exc, culprits=named_keys(exc, by_variation)) from exc
             raise
         result.pushed = len(writes)
-        for spocc_id in set(writes) | set(compare):
-            last = pushed.get(spocc_id)
-            if spocc_id in wanted and (last is None or last.hash != hashes[spocc_id]):
-                state.save(
-                    session,
-                    ctx.id,
-                    KIND,
-                    spocc_id,
-                    hashes[spocc_id],
-                    state=wanted[spocc_id],
-                    loaded=pushed,
-                )
+        # the state is what PlentyONE holds now: what it had, and what was just written
+        after = {s: {**have, **writes.get(s, {})} for s, have in compare.items()}
+        save = [
+            s
+            for s in after
+            if (last := pushed.get(s)) is None or last.hash != hashes[s] or last.state != after[s]
+        ]
+        if save:
+            with work.db() as session:
+                rows = state.load(session, ctx.id, KIND, save)
+                for spocc_id in save:
+                    state.save(
+                        session,
+                        ctx.id,
+                        KIND,
+                        spocc_id,
+                        hashes[spocc_id],
+                        state=after[spocc_id],
+                        loaded=rows,
+                    )
         return result
 
 
@@ -183,34 +194,15 @@ def _product_group(ctx: Context, link: CatalogueLink) -> int | None:
         variation = ctx.spocc.variation(link.spocc_id)
         link.product_group_id = variation.get("productGroupId")
         link.article_number = variation.get("articleNumber")
+        links.describe(ctx.id, link.spocc_id, link.article_number, link.product_group_id)
     return link.product_group_id
-
-
-def _read_current(ctx: Context, linked: list[CatalogueLink]) -> dict[int, dict[str, Any]]:
-    """PlentyONE's stock and prices of these variations, 250 a read."""
-    out: dict[int, dict[str, Any]] = {}
-    for batch in chunks([link.variation_id for link in linked], MAX_PER_PAGE):
-        env = ctx.plenty.call(
-            "GET",
-            "/rest/items/variations",
-            params={
-                "id": ",".join(str(i) for i in batch),
-                "with": "stock,variationSalesPrices",
-                "page": 1,
-                "itemsPerPage": MAX_PER_PAGE,
-            },
-            schema=page_of(CurrentVariationView),
-        )
-        for variation in env["entries"]:
-            out[int(variation["id"])] = variation
-    return out
 
 
 def _write(
     ctx: Context,
     linked: dict[str, CatalogueLink],
     writes: dict[str, dict[str, Any]],
-    existing_prices: dict[str, set[str]],
+    have: dict[str, dict[str, Any]],
 ) -> None:
     corrections: dict[int, list[dict[str, Any]]] = defaultdict(list)
     new_prices: list[dict[str, Any]] = []
@@ -236,13 +228,11 @@ def _write(
                     "salesPriceId": int(ident),
                     "price": float(value),
                 }
-                if key in existing_prices.get(spocc_id, set()):
+                if key in have.get(spocc_id, {}):
                     changed_prices.append(record)
                 else:
                     new_prices.append(record)
     for warehouse_id, batch in sorted(corrections.items()):
         ctx.plenty.correct_stock(warehouse_id, batch)
-    if changed_prices:
-        ctx.plenty.set_variation_sales_prices(changed_prices)
-    if new_prices:
-        ctx.plenty.create_variation_sales_prices(new_prices)
+    if changed_prices or new_prices:
+        ctx.plenty.save_variation_sales_prices(changed_prices, new_prices)

@@ -23,17 +23,24 @@ def run_unit(connection_id: str, run_id: int, unit_id: int, send: Send) -> str:
         if unit is None:
             return "final"
         keys = list(unit.keys)
+        run = session.get_one(SyncRun, run_id)
     ctx = context(connection_id)
     try:
+        # no transaction is open here: the process reads and records in short ones of its own
+        result = PROCESSES[run.process].push(Work(ctx, run, keys))
         with runtime.db() as session:
-            run = session.get_one(SyncRun, run_id)
-            result = PROCESSES[run.process].push(Work(ctx, run, session, keys))
             runs.finish_unit(session, unit_id, result)
     except SplitUnit as split:
-        log.info("unit %s of run %s: %s; redone one key per unit", unit_id, run_id, split)
         with runtime.db() as session:
             unit_row = session.get_one(SyncUnit, unit_id)
-            new_ids = runs.split_unit(session, unit_row, split.result)
+            if not split.culprits and (unit_row.detail or {}).get("halved"):
+                # the half of a unit failing as its whole did, naming no record: an error
+                # every key meets; splitting further would only spend the write budget
+                raise split.cause from split
+            new_ids = runs.split_unit(session, unit_row, split.result, split.culprits)
+        log.info(
+            "unit %s of run %s: %s; redone as %d units", unit_id, run_id, split, len(new_ids)
+        )
         for new_id in new_ids:
             send(connection_id, run_id, new_id)
         return "split"

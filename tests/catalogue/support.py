@@ -105,7 +105,8 @@ def assert_in_sync(spocc_url: str, plenty_url: str) -> None:
         if (
             have is None
             or _nonzero(have["stock"]) != _nonzero(want["stock"])
-            or have["prices"] != want["prices"]
+            # a price SPoCC no longer has stays in PlentyONE: the API has no route to delete one
+            or {k: have["prices"].get(k) for k in want["prices"]} != want["prices"]
         ):
             wrong.append((spocc_id, want, have))
     assert not wrong, f"{len(wrong)} variations differ, e.g. {wrong[:2]}"

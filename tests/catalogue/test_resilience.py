@@ -3,6 +3,7 @@ becomes a dead letter and marks its run, the other units are done."""
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Callable
 
@@ -12,9 +13,9 @@ from sqlalchemy import select, update
 
 from store.catalogue_models import CatalogueLink, SyncUnit
 from store.models import DeadLetter
-from tests.catalogue.conftest import ledger, stats
+from tests.catalogue.conftest import apply_connection, ledger, only, stats
 from tests.catalogue.support import assert_in_sync, start_run, wait_run
-from tests.conftest import Sandboxes
+from tests.conftest import Sandboxes, SpoccEnv, connection_document
 from tests.support.processes import SpoccProcess, wait_until
 from workers import runtime
 
@@ -140,3 +141,37 @@ def test_a_unit_failing_for_good_is_a_dead_letter_and_marks_the_run(
         if e["data"]["quantity"] == 77
     }
     assert len(stocked) == len(present) - 1
+
+
+@pytest.mark.catalogue(variations=300, plenty_variations=300)
+def test_an_error_every_key_meets_is_not_split_into_one_key_units(
+    spocc_env: SpoccEnv,
+    sandboxes: Sandboxes,
+    worker_factory: Callable[..., SpoccProcess],
+) -> None:
+    # a sales price PlentyONE does not have: every price write of every variation is refused
+    doc = connection_document(
+        f"c-{uuid.uuid4().hex[:8]}", sandboxes.plenty_url, sandboxes.spocc_url, processes=only()
+    )
+    doc["connections"][0]["mappings"]["sales_prices"]["target"] = 999
+    apply_connection(spocc_env, doc)
+    conn_id = doc["connections"][0]["id"]
+    worker_factory(queues="catalogue,default", concurrency=2)
+    run = wait_run(start_run(conn_id, "stock_full"))
+    assert run.status == "failed"
+    # the unit, then its two halves: not 300 one-key units each spending a write call
+    assert len(units(run.id)) == 3
+    assert run.failed == 300
+    price_writes = sum(
+        r["count"]
+        for r in stats(sandboxes.plenty_url)["routes"]
+        if r["route"] == "/rest/items/variations/variation_sales_prices" and r["method"] != "GET"
+    )
+    assert price_writes <= 3
+    with runtime.db() as session:
+        letters = (
+            session.execute(select(DeadLetter).where(DeadLetter.connection_id == conn_id))
+            .scalars()
+            .all()
+        )
+    assert len(letters) == 2 and all("unknown sales price 999" in d.last_error for d in letters)
