@@ -9,6 +9,7 @@ from cli import (
     db_cmd,
     demo_cmd,
     dlq_cmd,
+    exporter_cmd,
     orders_cmd,
     sandbox_cmd,
     services,
@@ -33,6 +34,7 @@ cli.add_command(status_cmd.status)
 cli.add_command(status_cmd.check)
 cli.add_command(dlq_cmd.dlq)
 cli.add_command(webhooks_cmd.webhooks)
+cli.add_command(exporter_cmd.exporter)
 cli.add_command(orders_cmd.orders)
 cli.add_command(orders_cmd.resync)
 cli.add_command(sandbox_cmd.sandbox)

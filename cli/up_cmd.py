@@ -75,6 +75,7 @@ def _sandbox_parts(plenty_port: int, spocc_port: int, variations: int) -> list[P
 @click.command()
 @click.option("--webhook-port", default=8000, show_default=True)
 @click.option("--flower-port", default=5555, show_default=True)
+@click.option("--metrics-port", default=9808, show_default=True)
 @click.option("--plentyone-port", default=8081, show_default=True)
 @click.option("--spocc-port", default=8082, show_default=True)
 @click.option("--variations", default=16000, show_default=True, help="Sandbox catalogue size.")
@@ -90,6 +91,7 @@ def _sandbox_parts(plenty_port: int, spocc_port: int, variations: int) -> list[P
 def up(
     webhook_port: int,
     flower_port: int,
+    metrics_port: int,
     plentyone_port: int,
     spocc_port: int,
     variations: int,
@@ -97,7 +99,8 @@ def up(
     concurrency: int,
     exit_after: float | None,
 ) -> None:
-    """Start worker(s), beat, Flower, the webhook receiver and (test mode) the sandboxes."""
+    """Start worker(s), beat, Flower, the metrics exporter, the webhook receiver and (test
+    mode) the sandboxes."""
     s = runtime.settings()
     embedded = None
     if s.embedded:
@@ -146,6 +149,11 @@ def up(
             "flower",
             _spocc("flower", "--port", str(flower_port)),
             f"http://127.0.0.1:{flower_port} (login in {s.data_dir / 'flower.auth'})",
+        ),
+        Part(
+            "metrics exporter",
+            _spocc("exporter", "--port", str(metrics_port)),
+            f"http://127.0.0.1:{metrics_port}/metrics (Prometheus)",
         ),
     ]
     if (Path(__file__).parent.parent / "receiver" / "app.py").exists():

@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from flask_smorest import Api, Blueprint
 from marshmallow import ValidationError
 from sqlalchemy import text
@@ -31,7 +31,7 @@ from schemas.webhooks import (
     WebhookErrorSchema as Err,
 )
 from store.config_store import UnknownConnection
-from workers import runtime
+from workers import logs, runtime
 
 log = logging.getLogger("spocc.receiver")
 
@@ -140,8 +140,11 @@ def receive(connection_id: str, event: str) -> Response:
     outcome = _accept(conn.id, event, order_id, payload, webhook_id, raw)
     if isinstance(outcome, Response):
         return outcome
+    logs.bind(order=order_id, delivery=outcome.delivery_id)
     if outcome.delivery_id is not None:
         _enqueue(event, conn.id, outcome.delivery_id)
+    log.info("%s of order %s: %s", event, order_id,
+             "duplicate" if outcome.replayed else "accepted")
     response = jsonify(outcome.body)
     response.status_code = outcome.status
     if outcome.replayed:
@@ -244,12 +247,6 @@ def readyz() -> Any:
     return response
 
 
-def _metrics() -> Response:
-    from workers import metrics
-
-    return Response(metrics.render(), mimetype="text/plain; version=0.0.4")
-
-
 def create_app() -> Flask:
     app = Flask("spocc-receiver")
     app.config.update(
@@ -270,8 +267,16 @@ def create_app() -> Flask:
         "standardWebhooks", {"type": "apiKey", "in": "header", "name": "webhook-signature"})
     api.register_blueprint(hooks)
     api.register_blueprint(health)
-    # For Prometheus, beside Flower's own /metrics: queue depths and durable failures.
-    app.add_url_rule("/metrics", "metrics", _metrics)
+    logs.configure()
+
+    @app.before_request
+    def bind_connection() -> None:  # each request starts with its own correlation ids
+        g.log_token = logs.bind(connection=(request.view_args or {}).get("connection_id"))
+
+    @app.teardown_request
+    def unbind(_exc: BaseException | None) -> None:
+        if "log_token" in g:
+            logs.reset(g.log_token)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

@@ -12,7 +12,7 @@ from celery import Celery
 from kombu import Exchange, Queue
 
 import beat_schedule
-from workers import beat_health
+from workers import beat_health, logs
 from workers.runtime import settings
 from workers.settings import QUEUES, Settings
 
@@ -91,6 +91,7 @@ def create_app() -> Celery:
 
 
 app = create_app()
+logs.connect_celery()
 
 
 def reconfigure() -> None:

@@ -1,64 +1,265 @@
-"""Prometheus metrics Flower does not have: queue depths and the durable state in SQL.
+"""The connector's own gauges, read fresh from SQL and Redis on every scrape of `spocc exporter`
+(the one scrape target; `workers/task_events.py` adds the per-task metrics from Celery events).
 
-Flower's /metrics counts task events it happened to see; it cannot say how much work waits
-in a queue, nor what failed for good. These gauges are read fresh on every scrape.
+SQL and Redis are the shared truth of every process, so a gauge read from them at scrape time
+is right however many workers, children and restarts there were. Each part is read on its
+own: an unreachable database costs its gauges (and sets `spocc_exporter_source_up` to 0),
+not the whole scrape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from store.models import DeadLetter, EventDelivery, SyncRun
-from workers import runtime
+from store import config_store
+from store.models import Connection, DeadLetter, EventDelivery, SyncRun, utcnow
+from workers import beat_health, runtime
 from workers.settings import QUEUES
 
+log = logging.getLogger("spocc.exporter")
 
-def _line(name: str, value: float, **labels: str) -> str:
-    if labels:
-        inner = ",".join(f'{k}="{_esc(v)}"' for k, v in sorted(labels.items()))
-        return f"{name}{{{inner}}} {value:g}"
-    return f"{name} {value:g}"
+# Accepted → applied: tens of ms unloaded, seconds under a rate-limited sync (README targets).
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, float("inf"))
 
 
-def _esc(value: str) -> str:
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+def _aware(when: datetime) -> datetime:
+    # SQLite hands DateTime(timezone=True) back naive; every stored time is UTC.
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
-def _family(name: str, help_text: str, lines: Iterable[str]) -> list[str]:
-    return [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", *lines]
+def _age(now: datetime, then: datetime | None) -> float | None:
+    return None if then is None else max(0.0, (now - _aware(then)).total_seconds())
 
 
-def render() -> str:
-    """The metrics in Prometheus' text format."""
-    out: list[str] = []
+def _gauge(name: str, doc: str, *labels: str) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, labels=list(labels))
+
+
+def _broker(now: datetime) -> Iterator[GaugeMetricFamily]:
     client = runtime.redis_client()
-    out += _family("spocc_queue_depth", "Messages waiting in each Celery queue.",
-                   (_line("spocc_queue_depth", int(client.llen(q)), queue=q) for q in QUEUES))
-    out += _family("spocc_unacked_messages", "Messages delivered to a worker, not yet acked.",
-                   [_line("spocc_unacked_messages", int(client.hlen("unacked")))])
-    with runtime.db() as session:
-        dead = session.execute(
-            select(DeadLetter.connection_id, func.count())
-            .where(DeadLetter.status == "open").group_by(DeadLetter.connection_id)
-        ).all()
-        deliveries = session.execute(
-            select(EventDelivery.connection_id, EventDelivery.status, func.count())
-            .where(EventDelivery.status != "done")
-            .group_by(EventDelivery.connection_id, EventDelivery.status)
-        ).all()
-        runs = session.execute(
-            select(SyncRun.connection_id, SyncRun.process, func.count())
-            .where(SyncRun.status == "running")
-            .group_by(SyncRun.connection_id, SyncRun.process)
-        ).all()
-    out += _family("spocc_dead_letters_open", "Dead letters waiting for an operator.",
-                   (_line("spocc_dead_letters_open", n, connection=c or "") for c, n in dead))
-    out += _family("spocc_event_deliveries_unfinished", "Order events not yet done, by status.",
-                   (_line("spocc_event_deliveries_unfinished", n, connection=c, status=s)
-                    for c, s, n in deliveries))
-    out += _family("spocc_sync_runs_running", "Periodic sync runs in progress.",
-                   (_line("spocc_sync_runs_running", n, connection=c, process=p)
-                    for c, p, n in runs))
-    return "\n".join(out) + "\n"
+    length = _gauge("celery_queue_length", "Messages waiting in the broker queue.", "queue_name")
+    for queue in QUEUES:
+        length.add_metric([queue], float(client.llen(queue)))
+    unacked = _gauge("spocc_unacked_messages", "Messages delivered to a worker, not acked yet.")
+    unacked.add_metric([], float(client.hlen("unacked")))
+    yield from (length, unacked)
+
+
+def _deliveries(session: Session, now: datetime) -> Iterator[GaugeMetricFamily]:
+    counts = _gauge("spocc_event_deliveries_unfinished", "Order events not done yet, by status.",
+                    "connection", "status")
+    oldest = _gauge("spocc_event_deliveries_oldest_age_seconds",
+                    "Age of the oldest unfinished order event, by status (pending, held, ...).",
+                    "connection", "status")
+    rows = session.execute(
+        select(EventDelivery.connection_id, EventDelivery.status, func.count(),
+               func.min(EventDelivery.created_at))
+        .where(EventDelivery.status.not_in(("done", "refused", "blocked")))
+        .group_by(EventDelivery.connection_id, EventDelivery.status)
+    ).all()
+    for connection, status, n, first in rows:
+        counts.add_metric([connection, status], float(n))
+        age = _age(now, first)
+        if age is not None:
+            oldest.add_metric([connection, status], age)
+    yield from (counts, oldest)
+
+
+def _dead_letters(session: Session, now: datetime) -> Iterator[GaugeMetricFamily]:
+    family = _gauge("spocc_dead_letters_open",
+                    "Dead letters waiting for an operator (connection \"\" for none's).",
+                    "connection")
+    # Every connection, with 0 when it has none: `delta()` then sees the first letter arrive.
+    counts = {c: 0 for c in config_store.connection_ids(session)}
+    counts[""] = 0
+    for connection, n in session.execute(
+        select(DeadLetter.connection_id, func.count())
+        .where(DeadLetter.status == "open").group_by(DeadLetter.connection_id)
+    ).all():
+        counts[connection or ""] = n
+    for connection, n in sorted(counts.items()):
+        family.add_metric([connection], float(n))
+    yield family
+
+
+def _processes(session: Session, now: datetime) -> Iterator[GaugeMetricFamily]:
+    """Per connection and scheduled process: its interval, the age of its last success (of
+    its oldest run while it never succeeded) and its runs in progress."""
+    interval = _gauge("spocc_process_interval_seconds",
+                      "Interval of each scheduled (enabled, not paused) process.",
+                      "connection", "process")
+    age = _gauge("spocc_process_last_success_age_seconds",
+                 "Seconds since the process last succeeded (since its first run if never).",
+                 "connection", "process")
+    running = _gauge("spocc_sync_runs_running", "Sync runs in progress.", "connection", "process")
+    last = {(c, p): t for c, p, t in session.execute(
+        select(SyncRun.connection_id, SyncRun.process, func.max(SyncRun.finished_at))
+        .where(SyncRun.status == "succeeded").group_by(SyncRun.connection_id, SyncRun.process)
+    ).all()}
+    first = {(c, p): t for c, p, t in session.execute(
+        select(SyncRun.connection_id, SyncRun.process, func.min(SyncRun.started_at))
+        .group_by(SyncRun.connection_id, SyncRun.process)
+    ).all()}
+    for c, p, n in session.execute(
+        select(SyncRun.connection_id, SyncRun.process, func.count())
+        .where(SyncRun.status == "running").group_by(SyncRun.connection_id, SyncRun.process)
+    ).all():
+        running.add_metric([c, p], float(n))
+    for row in session.execute(select(Connection)).scalars():
+        if row.paused:
+            continue
+        try:
+            conn = runtime.connection(row.id, session)
+        except (config_store.UnknownConnection, ValueError):
+            continue
+        for name, setting in conn.processes.items():
+            if not setting.enabled or name in (row.paused_processes or []):
+                continue
+            interval.add_metric([row.id, name], float(setting.interval_minutes * 60))
+            since = _age(now, last.get((row.id, name)) or first.get((row.id, name)))
+            if since is not None:
+                age.add_metric([row.id, name], since)
+    yield from (interval, age, running)
+
+
+def _beat(session: Session, now: datetime) -> Iterator[GaugeMetricFamily]:
+    family = _gauge("spocc_beat_last_tick_age_seconds", "Seconds since beat's last tick.")
+    since = _age(now, beat_health.last_tick())
+    if since is not None:
+        family.add_metric([], since)
+    yield family
+
+
+def _apis(session: Session, now: datetime) -> Iterator[GaugeMetricFamily]:
+    """Rate budgets and breakers as every worker sees them (they live in Redis)."""
+    import clients
+
+    left = _gauge("spocc_rate_budget_calls_left", "Calls left in the current rate window.",
+                  "connection", "api")
+    limit = _gauge("spocc_rate_budget_limit", "Calls allowed per rate window.",
+                   "connection", "api")
+    breaker = _gauge("spocc_breaker_open", "1 while the circuit breaker is open or probing.",
+                     "connection", "api")
+    redis = runtime.redis_client()
+    for conn_id in config_store.connection_ids(session):
+        try:
+            conn = runtime.connection(conn_id, session)
+        except (config_store.UnknownConnection, ValueError):
+            continue
+        plenty = clients.build_plentyone(conn, redis)
+        spocc = clients.build_spocc(conn, redis)
+        try:
+            p = plenty.state()
+            rows = [("plentyone_reads", p["breaker"], p["reads"]),
+                    ("plentyone_writes", p["breaker"], p["writes"])]
+            rows += [(f"spocc_{api}", s["breaker"], s["rate"]) for api, s in spocc.state().items()]
+        finally:
+            plenty.close()
+            spocc.close()
+        for api, brk, rate in rows:
+            breaker.add_metric([conn_id, api], 0.0 if brk["state"] == "closed" else 1.0)
+            if "left" in rate:
+                left.add_metric([conn_id, api], float(rate["left"]))
+            if "limit" in rate:
+                limit.add_metric([conn_id, api], float(rate["limit"]))
+    yield from (left, limit, breaker)
+
+
+SQL_PARTS: tuple[Callable[[Session, datetime], Iterator[GaugeMetricFamily]], ...] = (
+    _deliveries, _dead_letters, _processes, _beat, _apis)
+
+
+class StateCollector(Collector):
+    def collect(self) -> Iterable[Any]:
+        now = utcnow()
+        up = _gauge("spocc_exporter_source_up", "1 if the exporter could read the source.",
+                    "source")
+        try:
+            yield from list(_broker(now))
+            up.add_metric(["redis"], 1.0)
+        except Exception as exc:
+            log.warning("metrics: Redis unreadable: %s", type(exc).__name__)
+            up.add_metric(["redis"], 0.0)
+        try:
+            families: list[GaugeMetricFamily] = []
+            with runtime.db() as session:
+                for part in SQL_PARTS:
+                    families += part(session, now)
+            yield from families
+            up.add_metric(["database"], 1.0)
+        except Exception as exc:
+            log.warning("metrics: database unreadable: %s", type(exc).__name__)
+            up.add_metric(["database"], 0.0)
+        yield up
+
+
+class Latency:
+    """Accepted → applied of each order event, observed once when it is seen done.
+
+    Polled from SQL (`created_at` is the accept, `updated_at` of a done row the apply) rather
+    than timed in a worker, so every process's work is counted once, by this one process."""
+
+    OVERLAP = timedelta(seconds=60)  # rows committed late with an earlier updated_at
+
+    def __init__(self) -> None:
+        self.histogram = Histogram("spocc_event_accepted_to_applied_seconds",
+                                   "Seconds from an order event's accept to its applied outcome.",
+                                   ["connection", "event"], buckets=LATENCY_BUCKETS,
+                                   registry=None)
+        self.since = utcnow()
+        self.seen: dict[int, datetime] = {}
+        self.lock = threading.Lock()
+
+    def poll(self) -> int:
+        with self.lock, runtime.db() as session:
+            rows = session.execute(
+                select(EventDelivery.id, EventDelivery.connection_id, EventDelivery.event_type,
+                       EventDelivery.created_at, EventDelivery.updated_at)
+                .where(EventDelivery.status == "done",
+                       EventDelivery.updated_at > self.since - self.OVERLAP)
+                .order_by(EventDelivery.updated_at).limit(50_000)
+            ).all()
+            fresh = [r for r in rows if r.id not in self.seen]
+            for r in fresh:
+                self.histogram.labels(r.connection_id, r.event_type).observe(
+                    max(0.0, (_aware(r.updated_at) - _aware(r.created_at)).total_seconds()))
+                self.seen[r.id] = _aware(r.updated_at)
+            if rows:
+                self.since = max(self.since, _aware(rows[-1].updated_at))
+            horizon = self.since - 2 * self.OVERLAP
+            self.seen = {k: v for k, v in self.seen.items() if v > horizon}
+            return len(fresh)
+
+
+class _LatencyCollector(Collector):
+    """Polls before each scrape, so what a scrape shows is never older than the scrape."""
+
+    def __init__(self, latency: Latency) -> None:
+        self.latency = latency
+
+    def collect(self) -> Iterable[Any]:
+        try:
+            self.latency.poll()
+        except Exception as exc:
+            log.warning("metrics: latency poll failed: %s", type(exc).__name__)
+        return []
+
+
+def registry() -> tuple[CollectorRegistry, Latency]:
+    """The exporter's registry with every collector of this module in it."""
+    reg = CollectorRegistry(auto_describe=False)
+    latency = Latency()
+    reg.register(_LatencyCollector(latency))  # before the histogram: poll, then show it
+    reg.register(latency.histogram)
+    reg.register(StateCollector())
+    return reg, latency

@@ -38,7 +38,7 @@ from schemas.config import ConnectionConfig
 from schemas.webhooks import EVENTS
 from store.models import EventDelivery, utcnow
 from store.order_models import DONE, FAILED, OrderState
-from workers import runtime
+from workers import logs, runtime
 from workers.task_base import SpoccTask
 
 log = logging.getLogger(__name__)
@@ -198,6 +198,7 @@ def run(task: Any, connection_id: str, delivery_id: int, handler: Handler,
         delivery.status, delivery.attempts = "running", delivery.attempts + 1
         delivery.next_attempt_at = utcnow() + timedelta(seconds=limit) + SWEEP_GRACE
         order_id = delivery.order_id
+        logs.bind(order=order_id)  # every later line of this task names the order
         conn = runtime.connection(connection_id, session)
     target = order_id
     if lock_order_id is not None:

@@ -24,6 +24,7 @@ READY = {
     "beat": "beat: Starting",
     "flower": "Visit me at",
     "webhooks": "Listening at",
+    "exporter": "exporter serving",
 }
 
 pytestmark = pytest.mark.slow
@@ -45,8 +46,8 @@ def test_compose_service_command_runs(service, spocc_env, tmp_path, free_port_en
         assert key.startswith("SPOCC_")
     env["SPOCC_FLOWER_AUTH"] = "admin:test-only"
     args = command[1:]
-    if service in ("flower", "webhooks"):
-        args = [a if a not in ("5555", "8000") else str(free_port_env) for a in args]
+    if service in ("flower", "webhooks", "exporter"):
+        args = [a if a not in ("5555", "8000", "9808") else str(free_port_env) for a in args]
     proc = SpoccProcess(args, env, tmp_path, service).start()
     try:
         marker = READY[service]
