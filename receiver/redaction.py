@@ -12,6 +12,8 @@ from typing import Any
 
 from gunicorn.glogging import Logger as GunicornLogger
 
+from workers import logs
+
 _PATTERNS = (
     (re.compile(r"(?i)(token=)[^&\s\"']+"), r"\1***"),
     (re.compile(r"(?i)(bearer\s+)[^\s\"',]+"), r"\1***"),
@@ -56,6 +58,8 @@ class RedactingGunicornLogger(GunicornLogger):
         app_log.handlers = list(self.error_log.handlers)
         app_log.setLevel(self.error_log.level)
         app_log.propagate = False
+        for log in (self.error_log, self.access_log):  # correlation ids; JSON if asked for
+            logs.install(log)
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         atoms = super().atoms(resp, req, environ, request_time)
