@@ -108,7 +108,7 @@ def _client(url: str, prefix: str, priority: str) -> PlentyOneClient:
         redis=redislib.Redis.from_url(REDIS_URL),
         key_prefix=prefix,
         priority=priority,
-        retry=RetryPolicy(attempts=5, backoff=0.1),
+        retry=RetryPolicy(attempts=5, backoff=0.1, deadline=600),
         timeouts=Timeouts(connect=3.05, read=30),
         acquire_timeout=600,
     )

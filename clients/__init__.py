@@ -1,7 +1,10 @@
 """The HTTP clients of the connector's two external APIs, and how to build them for a connection.
 
-    plenty = clients.build_plentyone(conn, redis, priority="orders")
+    plenty = clients.build_plentyone(conn, redis, priority="orders", call_budget=150)
     spocc = clients.build_spocc(conn, redis)
+
+`call_budget` bounds one call, every retry and rate-limit wait included (a task passes half
+its soft time limit); without it the `RetryPolicy` default deadline holds.
 
 Every rate limit, breaker and token is keyed by the connection id, so all workers of one
 connection share them, and two connections never do.
@@ -13,7 +16,7 @@ from typing import Any
 
 import redis as redislib
 
-from clients.http import Timeouts
+from clients.http import RetryPolicy, Timeouts
 from clients.plentyone import PlentyOneClient
 from clients.ratelimit import CATALOGUE
 from clients.spocc import SpoccClient
@@ -31,11 +34,14 @@ def build_plentyone(
     conn: ConnectionConfig,
     redis: redislib.Redis,
     priority: str = CATALOGUE,
+    call_budget: float | None = None,
     **options: Any,
 ) -> PlentyOneClient:
     """A PlentyONE client for `conn`; `options` go to `PlentyOneClient` (limits, breaker...)."""
     api = conn.plentyone
     options.setdefault("timeouts", Timeouts(read=api.timeout_seconds))
+    if call_budget is not None:
+        options.setdefault("retry", RetryPolicy.within(call_budget, options["timeouts"]))
     return PlentyOneClient(
         api.base_url,
         api.username,
@@ -51,11 +57,14 @@ def build_spocc(
     conn: ConnectionConfig,
     redis: redislib.Redis,
     priority: str = CATALOGUE,
+    call_budget: float | None = None,
     **options: Any,
 ) -> SpoccClient:
     """A SPoCC client for `conn`; `options` go to `SpoccClient`."""
     api = conn.spocc
     options.setdefault("timeouts", Timeouts(read=api.timeout_seconds))
+    if call_budget is not None:
+        options.setdefault("retry", RetryPolicy.within(call_budget, options["timeouts"]))
     return SpoccClient(
         api.base_url,
         retailer_id=api.retailer_id,

@@ -65,10 +65,27 @@ class RetryPolicy:
     # A Retry-After longer than this is not slept in a worker: RateLimited goes to the
     # caller, whose task retries later (a worker slot is not a place to wait for minutes).
     max_retry_after: float = 120.0
+    # Seconds one logical call may take in all: every rate-limit wait, timeout and backoff
+    # of every attempt is cut to what is left of it, so a call never outlives its task.
+    deadline: float = 120.0
 
     def backoff_for(self, attempt: int) -> float:
         base = min(self.backoff_max, self.backoff * (2**attempt))
         return base * random.uniform(0.5, 1.0)
+
+    @classmethod
+    def within(cls, seconds: float, timeouts: Timeouts, **options: Any) -> RetryPolicy:
+        """A policy whose worst case (`worst_case`) is at most `seconds`."""
+        probe = cls(deadline=0.0, **options)
+        return cls(deadline=max(0.0, seconds - probe.worst_case(timeouts)), **options)
+
+    def worst_case(self, timeouts: Timeouts) -> float:
+        """The longest one call can take: the deadline, plus what may already be under way
+        when it passes (a connect and urllib3's connect retries with their backoff; the read
+        and every other wait are cut to the deadline)."""
+        connects = (1 + self.connect_retries) * timeouts.connect
+        backoff = sum(self.backoff * 2**n for n in range(self.connect_retries))
+        return self.deadline + connects + backoff
 
 
 class Limiter(Protocol):
@@ -224,11 +241,33 @@ class HttpClient:
         refreshed = False
         attempt = 0
         self._local.rate_wait = 0.0
+        ends = time.monotonic() + self.retry.deadline
+
+        def left() -> float:
+            return ends - time.monotonic()
+
+        def pause(seconds: float) -> bool:
+            """Sleep before the next attempt, if the deadline leaves room for it."""
+            if seconds >= left():
+                return False
+            time.sleep(seconds)
+            return True
+
         while True:
+            if left() <= 0:
+                raise Timeout(
+                    f"{call}: no answer within the call's deadline of {self.retry.deadline:.0f}s",
+                    outcome_unknown=False,  # nothing that may have been applied is retried
+                    api=self.api,
+                    method=method,
+                    path=path,
+                )
             if self.breaker is not None:
                 self.breaker.before_call()
             if limiter is not None:
-                waited = limiter.acquire(priority=priority, timeout=self.acquire_timeout)
+                waited = limiter.acquire(
+                    priority=priority, timeout=min(self.acquire_timeout, left())
+                )
                 self._local.rate_wait += waited
                 if waited > 1.0:
                     log.info("%s %s waited %.1fs for a rate-limit slot", self.api, call, waited)
@@ -245,7 +284,7 @@ class HttpClient:
                     params=params,
                     json=json,
                     headers=extra,
-                    timeout=(self.timeouts.connect, self.timeouts.read),
+                    timeout=(self.timeouts.connect, max(0.01, min(self.timeouts.read, left()))),
                     allow_redirects=False,
                 )
             except requests.RequestException as exc:
@@ -253,8 +292,11 @@ class HttpClient:
                 if self.breaker is not None:
                     self.breaker.record_failure(terr.message)
                 log.info("%s %s failed after %.3fs: %s", self.api, call, _since(started), terr)
-                if safe and attempt + 1 < self.retry.attempts:
-                    time.sleep(self.retry.backoff_for(attempt))
+                if (
+                    safe
+                    and attempt + 1 < self.retry.attempts
+                    and pause(self.retry.backoff_for(attempt))
+                ):
                     attempt += 1
                     continue
                 raise terr from None
@@ -275,7 +317,11 @@ class HttpClient:
                 )
                 if limiter is not None:
                     limiter.block_for(wait)
-                if attempt + 1 >= self.retry.attempts or wait > self.retry.max_retry_after:
+                if (
+                    attempt + 1 >= self.retry.attempts
+                    or wait > self.retry.max_retry_after
+                    or wait >= left()
+                ):
                     raise err
                 if limiter is None:
                     time.sleep(wait)
@@ -287,8 +333,11 @@ class HttpClient:
                 )
                 if self.breaker is not None:
                     self.breaker.record_failure(err.message)
-                if safe and attempt + 1 < self.retry.attempts:
-                    time.sleep(self.retry.backoff_for(attempt))
+                if (
+                    safe
+                    and attempt + 1 < self.retry.attempts
+                    and pause(self.retry.backoff_for(attempt))
+                ):
                     attempt += 1
                     continue
                 raise err
@@ -302,11 +351,14 @@ class HttpClient:
                 failure = error_for_status(
                     status, resp.headers, _body(resp), api=self.api, method=method, path=path
                 )
-                if isinstance(failure, RetryableError) and safe:
-                    if attempt + 1 < self.retry.attempts:
-                        time.sleep(self.retry.backoff_for(attempt))
-                        attempt += 1
-                        continue
+                if (
+                    isinstance(failure, RetryableError)
+                    and safe
+                    and attempt + 1 < self.retry.attempts
+                    and pause(self.retry.backoff_for(attempt))
+                ):
+                    attempt += 1
+                    continue
                 raise failure
             return self._parse(resp, call, schema, many, expect_body)
 

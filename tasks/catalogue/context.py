@@ -39,10 +39,11 @@ def context(connection_id: str) -> Context:
                 cached[1].close()
                 cached[2].close()
             redis = runtime.redis_client()
+            budget = runtime.settings().call_budget
             cached = (
                 conn,
-                clients.build_plentyone(conn, redis, priority=CATALOGUE),
-                clients.build_spocc(conn, redis, priority=CATALOGUE),
+                clients.build_plentyone(conn, redis, priority=CATALOGUE, call_budget=budget),
+                clients.build_spocc(conn, redis, priority=CATALOGUE, call_budget=budget),
             )
             _clients[connection_id] = cached
     return Context(conn, cached[1], cached[2])

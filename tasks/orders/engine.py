@@ -127,9 +127,9 @@ def _clients(conn: ConnectionConfig) -> tuple[PlentyOneClient, SpoccClient]:
     key = (conn.id, conn.plentyone, conn.spocc)
     pair = _CLIENTS.get(key)
     if pair is None:
-        redis = runtime.redis_client()
-        pair = (clients.build_plentyone(conn, redis, priority=ORDERS),
-                clients.build_spocc(conn, redis, priority=ORDERS))
+        redis, budget = runtime.redis_client(), runtime.settings().call_budget
+        pair = (clients.build_plentyone(conn, redis, priority=ORDERS, call_budget=budget),
+                clients.build_spocc(conn, redis, priority=ORDERS, call_budget=budget))
         _CLIENTS[key] = pair
     return pair
 
