@@ -18,9 +18,10 @@ pytestmark = pytest.mark.slow
 def test_order_made_in_the_sandbox_flows_through_every_event(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPOCC_")}
     env["SPOCC_DATA_DIR"] = str(tmp_path / "var")
-    flower, plenty, spocc_port, hooks = (free_port() for _ in range(4))
+    flower, plenty, spocc_port, hooks, metrics = (free_port() for _ in range(5))
     up = SpoccProcess(
-        ["up", "--flower-port", str(flower), "--plentyone-port", str(plenty),
+        ["up", "--flower-port", str(flower), "--metrics-port", str(metrics),
+         "--plentyone-port", str(plenty),
          "--spocc-port", str(spocc_port), "--webhook-port", str(hooks), "--variations", "300"],
         env, tmp_path, "up",
     ).start()
@@ -57,6 +58,18 @@ def test_order_made_in_the_sandbox_flows_through_every_event(tmp_path):
         set_by_us = [e["data"] for e in plenty_ledger["entries"]
                      if e["data"].get("orderId") == order_id]
         assert any(float(d.get("statusId", 0)) == 5.1 for d in set_by_us), set_by_us
+
+        # The exporter `up` runs reads the embedded SQLite and Redis: the applied events
+        # are in the accept → applied histogram, and every source answered.
+        def scraped() -> str:
+            return requests.get(f"http://127.0.0.1:{metrics}/metrics", timeout=10).text
+
+        wait_until(lambda: 'spocc_event_accepted_to_applied_seconds_count{connection="demo",'
+                   'event="order-registered"} 1.0' in scraped(), 30, "the applied registration")
+        text = scraped()
+        assert 'spocc_exporter_source_up{source="database"} 1.0' in text
+        assert 'spocc_exporter_source_up{source="redis"} 1.0' in text
+        assert 'celery_task_succeeded_total{hostname="orders@' in text
     finally:
         up.stop()
     assert "stopped" in up.log()
