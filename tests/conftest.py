@@ -2,7 +2,8 @@
 
 `spocc_env` gives a test session its own PostgreSQL database (migrated) and its own Redis db,
 and points the connector's settings at them; `worker_factory` starts real `spocc worker`
-processes against them.
+processes against them. A test marked `@ON_BOTH_DATABASES` runs twice: on that PostgreSQL
+database and on a SQLite file database (the embedded default), workers included.
 """
 
 from __future__ import annotations
@@ -21,10 +22,20 @@ from tests.support.processes import SpoccProcess
 
 @dataclass
 class SpoccEnv:
+    """The environment every process of a test sees. `db_backend` switches it to SQLite for
+    one test, in place, so fixtures holding this object follow."""
+
     database_url: str
     redis_url: str
     data_dir: Path
     env: dict[str, str]
+    backend: str = "postgresql"
+
+
+# Runs a test on PostgreSQL and on SQLite: time, lock and transaction behaviour differ.
+ON_BOTH_DATABASES = pytest.mark.parametrize(
+    "db_backend", ["postgresql", "sqlite"], indirect=True
+)
 
 
 @pytest.fixture(scope="session")
@@ -72,8 +83,65 @@ def _reload() -> None:
     celery_app.reconfigure()
 
 
+@pytest.fixture(scope="session")
+def sqlite_url(spocc_env: SpoccEnv) -> str:
+    """One migrated SQLite file database for the session's SQLite runs."""
+    from store.migrate import upgrade
+
+    url = f"sqlite:///{spocc_env.data_dir / 'sqlite' / 'spocc.db'}"
+    upgrade(url)
+    return url
+
+
 @pytest.fixture
-def worker_factory(spocc_env: SpoccEnv, tmp_path: Path) -> Iterator[Callable[..., SpoccProcess]]:
+def db_backend(request: pytest.FixtureRequest, spocc_env: SpoccEnv) -> Iterator[str]:
+    """PostgreSQL unless parametrized (`ON_BOTH_DATABASES`); "sqlite" points the session's
+    environment, this process and the workers started for the test at the SQLite file."""
+    backend = getattr(request, "param", "postgresql")
+    if backend == "postgresql":
+        yield backend
+        return
+    url = request.getfixturevalue("sqlite_url")
+    saved = spocc_env.database_url
+    _switch(spocc_env, url, backend)
+    try:
+        yield backend
+    finally:
+        _switch(spocc_env, saved, "postgresql")
+
+
+def _switch(spocc_env: SpoccEnv, database_url: str, backend: str) -> None:
+    # Row ids mean other rows in the other database: work queued by the previous test must
+    # not reach this one's workers.
+    _drop_queued_work(spocc_env.redis_url)
+    spocc_env.database_url, spocc_env.backend = database_url, backend
+    spocc_env.env["SPOCC_DATABASE_URL"] = database_url
+    os.environ["SPOCC_DATABASE_URL"] = database_url
+    _reload()
+
+
+def _drop_queued_work(url: str) -> None:
+    import redis
+
+    from workers.celery_app import TASK_QUEUES
+
+    client = redis.Redis.from_url(url)
+    queues = {*TASK_QUEUES.values(), "orders", "catalogue", "default"}
+    doomed = [
+        key
+        for key in client.scan_iter(count=1000)
+        if key.startswith(b"unacked")
+        or key.decode(errors="replace").split("\x06")[0] in queues
+    ]
+    if doomed:
+        client.delete(*doomed)
+    client.close()
+
+
+@pytest.fixture
+def worker_factory(
+    spocc_env: SpoccEnv, db_backend: str, tmp_path: Path
+) -> Iterator[Callable[..., SpoccProcess]]:
     started: list[SpoccProcess] = []
 
     def start(
@@ -163,7 +231,7 @@ def connection_document(conn_id: str, plenty_url: str, spocc_url: str,
 
 
 @pytest.fixture
-def connection(spocc_env: SpoccEnv, sandboxes: Sandboxes) -> Any:
+def connection(spocc_env: SpoccEnv, db_backend: str, sandboxes: Sandboxes) -> Any:
     """A connection (unique id per test) stored in the database, against fresh sandboxes."""
     import uuid
 

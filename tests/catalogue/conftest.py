@@ -23,7 +23,7 @@ def apply_connection(spocc_env: SpoccEnv, doc: dict[str, Any]) -> None:
 
 
 @pytest.fixture
-def make_connection(spocc_env: SpoccEnv) -> Callable[..., str]:
+def make_connection(spocc_env: SpoccEnv, db_backend: str) -> Callable[..., str]:
     """A stored connection (unique id) against the given URLs, with changes to its document."""
 
     def make(

@@ -13,7 +13,7 @@ from store.models import Connection, SyncRun
 from tasks.catalogue import schedule
 from tasks.catalogue.slots import slot_key, slot_start
 from tests.catalogue.conftest import apply_connection, only
-from tests.conftest import SpoccEnv, connection_document
+from tests.conftest import ON_BOTH_DATABASES, SpoccEnv, connection_document
 from workers import runtime
 
 T0 = datetime(2026, 11, 23, 10, 7, 30, tzinfo=UTC)
@@ -62,6 +62,7 @@ def test_two_beats_ticking_at_once_start_each_slot_once(
     assert (order.task, order.queue) == ("spocc.orders.status_poll", "orders")
 
 
+@ON_BOTH_DATABASES
 def test_a_slot_whose_previous_run_is_open_is_recorded_as_skipped(
     make_connection: Callable[..., str],
 ) -> None:
@@ -110,6 +111,7 @@ def test_a_paused_connection_or_process_schedules_nothing(
     assert started == ["attributes"]
 
 
+@ON_BOTH_DATABASES
 def test_sweeper_closes_finished_runs_and_finds_lost_units(
     make_connection: Callable[..., str],
 ) -> None:

@@ -10,7 +10,7 @@ import requests
 
 from tests.catalogue.conftest import clear_stats, ledger, writes
 from tests.catalogue.support import assert_in_sync, start_run, wait_run
-from tests.conftest import Sandboxes
+from tests.conftest import ON_BOTH_DATABASES, Sandboxes
 from tests.support.processes import SpoccProcess
 
 WRITE_ROUTES = ("stock.corrected", "price.set")
@@ -20,6 +20,7 @@ def write_calls(url: str) -> int:
     return writes(url)
 
 
+@ON_BOTH_DATABASES
 @pytest.mark.catalogue(variations=600, plenty_variations=600)
 def test_full_then_delta_stock_and_prices(
     sandboxes: Sandboxes,

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import ON_BOTH_DATABASES
 from tests.orders.conftest import World
 from tests.support.processes import wait_until
 
@@ -36,6 +37,7 @@ def orders_worker(worker_factory: Any) -> Any:
     return worker_factory(queues="orders", concurrency=2)
 
 
+@ON_BOTH_DATABASES
 def test_order_flows_through_every_event_and_back_as_statuses(world, orders_worker):
     order_id = world.create_order(one_line(world, 1) + one_line(world, 2, 2))
     for event in ("order-registered", "order-paid", "shipping-documents"):
@@ -51,6 +53,7 @@ def test_order_flows_through_every_event_and_back_as_statuses(world, orders_work
     assert state.registration == "done" and state.open and state.spocc_order_id
 
 
+@ON_BOTH_DATABASES
 def test_paid_and_shipping_documents_wait_for_registered(world, orders_worker):
     order_id = world.create_order(one_line(world, 3))
     assert world.deliver("order-paid", order_id).status_code == 202
