@@ -197,3 +197,30 @@ def test_the_exporter_serves_every_metric_the_rules_and_dashboard_name(
     # The secret canary: not in the scrape, nor in what the exporter and the worker logged.
     assert CANARY not in text
     assert CANARY not in proc.log() and CANARY not in worker.log()
+
+
+def test_task_counts_stay_exact_across_prefork_children_and_a_worker_restart(
+        spocc_env, worker_factory, exporter):
+    from tasks.maintenance.demo import ping
+
+    url, _proc = exporter
+    note = f"count-{uuid.uuid4().hex[:6]}"
+
+    def succeeded() -> float:
+        text = requests.get(url, timeout=30).text
+        return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+                   if s.name == "celery_task_succeeded_total"
+                   and s.labels.get("name") == "spocc.maintenance.ping")
+
+    before = succeeded()
+    first = worker_factory(queues="default", concurrency=2, name="counted")
+    for _ in range(12):
+        ping.delay(note=note)
+    wait_until(lambda: succeeded() - before == 12, 60, "12 pings counted from two children")
+    first.kill_main()  # children die with it: the next worker is a new set of processes
+    first.stop()
+    worker_factory(queues="default", concurrency=2, name="counted")
+    for _ in range(8):
+        ping.delay(note=note)
+    wait_until(lambda: succeeded() - before == 20, 60, "8 more after the restart")
+    assert succeeded() - before == 20
