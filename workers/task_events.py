@@ -16,6 +16,7 @@ failed,rejected,revoked,retried}_total{name,hostname,queue_name}` (`failed` also
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -40,7 +41,11 @@ WORKER_TIMEOUT = 30.0  # seconds without a heartbeat (every 2 s) before a worker
 
 
 def _hostname(value: str | None) -> str:
-    return value or "unknown"
+    # A process that only sends tasks (receiver, beat) is `gen<pid>@host`: one label per pid
+    # would grow with every restart, so its sends are counted under `generic@host`.
+    if not value:
+        return "unknown"
+    return re.sub(r"^gen\d+@", "generic@", value)
 
 
 class TaskEvents:

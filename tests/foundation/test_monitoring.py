@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import uuid
 from datetime import timedelta
@@ -180,6 +181,9 @@ def test_the_exporter_serves_every_metric_the_rules_and_dashboard_name(
                  "spocc_beat_last_tick_age_seconds"):
         assert name in exported, name
     assert sampled(text, "celery_task_retried_total", name="spocc.test.flaky")
+    # Sent by this test process (`gen<pid>@host`): one label for every sender's pid.
+    assert sampled(text, "celery_task_sent_total", name="spocc.maintenance.ping",
+                   hostname=f"generic@{socket.gethostname()}", queue_name="default")
     assert sampled(text, "celery_task_runtime_count", name="spocc.maintenance.ping")
     assert sampled(text, "celery_worker_up", hostname=f"monitored-0@{os.uname().nodename}")
     assert sampled(text, "spocc_event_accepted_to_applied_seconds_count",
