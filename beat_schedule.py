@@ -27,10 +27,12 @@ def _entry(task: str, every: float, queue: str) -> dict[str, Any]:
     }
 
 
-def build() -> dict[str, dict[str, Any]]:
+def build(orders_sweep: float = 15.0) -> dict[str, dict[str, Any]]:
+    """`orders_sweep`: seconds between order sweeps (`SPOCC_ORDERS_SWEEP_SECONDS`); with the
+    60 s lease it bounds how soon a killed worker's event is sent again."""
     return {
         "catalogue-tick": _entry("spocc.catalogue.tick", tick_seconds(), "default"),
         "catalogue-sweep": _entry("spocc.catalogue.sweep", tick_seconds(), "default"),
-        "orders-sweep": _entry("spocc.orders.sweep", MINUTE, "orders"),
+        "orders-sweep": _entry("spocc.orders.sweep", orders_sweep, "orders"),
         "maintenance-reap": _entry("spocc.maintenance.reap", 60 * MINUTE, "default"),
     }

@@ -86,7 +86,7 @@ def create_app() -> Celery:
     _configure(app, settings())
     extra = [m for m in os.environ.get("SPOCC_EXTRA_TASK_MODULES", "").split(",") if m]
     app.conf.include = TASK_MODULES + extra
-    app.conf.beat_schedule = beat_schedule.build()
+    app.conf.beat_schedule = beat_schedule.build(orders_sweep=settings().orders.sweep)
     return app
 
 

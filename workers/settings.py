@@ -32,6 +32,27 @@ class Retention:
 
 
 @dataclass(frozen=True)
+class OrderTimings:
+    """Seconds. Leases, sweeps and horizons of order events and their write-backs."""
+
+    # A running event holds its order's lease this long, renewed every `lease_renew`: a
+    # killed worker's event is sent again by the sweeper within `lease + sweep` seconds.
+    lease: int = 60
+    lease_renew: int = 20
+    sweep: int = 15
+    # Backoff cap of an event's own retries (Celery countdowns stay minutes at most).
+    retry_backoff_max: int = 300
+    # A status write-back retries with backoff up to this, for `writeback_horizon`, then
+    # becomes a dead letter; a held event becomes one after `held_horizon` (PlentyONE's own
+    # resend horizon).
+    writeback_backoff_max: int = 600
+    writeback_horizon: int = 3 * DAY
+    held_horizon: int = 3 * DAY
+    # The body sent under a SPoCC idempotency key is kept as long as SPoCC keeps the key.
+    spocc_key_seconds: int = 7 * DAY
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     broker_url: str | None
@@ -46,6 +67,7 @@ class Settings:
     attempt_cap: int
     unacked_restore_interval: int
     retention: Retention = field(default_factory=Retention)
+    orders: OrderTimings = field(default_factory=OrderTimings)
 
     @property
     def call_budget(self) -> float:
@@ -98,6 +120,16 @@ def load_settings() -> Settings:
             resolved_dead_letter_seconds=_int("SPOCC_RETAIN_DEAD_LETTERS_DAYS", 30) * DAY,
             order_state_seconds=_int("SPOCC_RETAIN_ORDERS_DAYS", 180) * DAY,
             sync_run_seconds=_int("SPOCC_RETAIN_SYNC_RUNS_DAYS", 90) * DAY,
+        ),
+        orders=OrderTimings(
+            lease=_int("SPOCC_ORDER_LEASE_SECONDS", 60),
+            lease_renew=_int("SPOCC_ORDER_LEASE_RENEW_SECONDS", 20),
+            sweep=_int("SPOCC_ORDERS_SWEEP_SECONDS", 15),
+            retry_backoff_max=_int("SPOCC_RETRY_BACKOFF_MAX", 300),
+            writeback_backoff_max=_int("SPOCC_WRITEBACK_BACKOFF_MAX", 600),
+            writeback_horizon=_int("SPOCC_WRITEBACK_HORIZON_SECONDS", 3 * DAY),
+            held_horizon=_int("SPOCC_HELD_HORIZON_SECONDS", 3 * DAY),
+            spocc_key_seconds=_int("SPOCC_SPOCC_KEY_SECONDS", 7 * DAY),
         ),
     )
 

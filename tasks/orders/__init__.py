@@ -1,5 +1,6 @@
 """Order events: one module per event (register, paid, shipping documents, return, cancel),
-the status poll and the sweeper; the business rules in `rules`, the wiring in `engine`."""
+the status poll, the status write-backs and the sweeper; the business rules in `rules`, the
+wiring in `engine`."""
 
 from tasks.orders import (
     cancelled,
@@ -9,7 +10,8 @@ from tasks.orders import (
     shipping_documents,
     status_poll,
     sweep,
+    writeback,
 )
 
 __all__ = ["cancelled", "paid", "register", "returned", "shipping_documents", "status_poll",
-           "sweep"]
+           "sweep", "writeback"]

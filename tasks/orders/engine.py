@@ -1,43 +1,49 @@
-"""How every order event task runs: load the delivery, lock the order, apply, record.
+"""How every order event task runs: re-read, decide, commit, call, record.
 
     @spocc_task("spocc.orders.paid", queue="orders", base=OrderTask, ...)
     def paid(self, connection_id, delivery_id):
         return engine.run(self, connection_id, delivery_id, apply_payment)
 
-- The delivery row is re-read (tasks never trust arguments); a finished one is skipped, so
-  a redelivered or swept message is a no-op.
-- The order's `order_states` row is locked `FOR UPDATE` for the whole application: two
-  events of one order never run at once, and the state they read is the state they write.
-- A handler raises `Wait` when its predecessor (registration) is not done: the delivery is
-  held, retried shortly a few times, then left to the sweeper's schedule; a successful
-  registration releases every held event of its order at once.
-- Retryable errors are retried by the task base (backoff capped at 5 min); permanent ones
-  and exhausted retries become dead letters, and the delivery is marked dead.
+1. Re-read the delivery (tasks never trust arguments); a finished one is skipped, one that
+   another live run holds is left to it.
+2. Decide and commit: take the order's lease (`tasks/orders/lease.py`, a conditional UPDATE)
+   and mark the delivery running, in one short transaction. An order whose lease another
+   event holds is not an attempt: the task is sent again in a few seconds (a deferral).
+3. Call: the handler talks to PlentyONE and SPoCC with no transaction open, on a snapshot of
+   the order's state, while a thread renews the lease.
+4. Record: the handler's changes to the order, the delivery's outcome, the status write-backs
+   it queued (`writeback.py`) and the release of held events, in one transaction fenced by
+   the lease (`WHERE lease_owner = :me`); then the write-backs and released events are sent.
+
+A handler raises `Wait` when its predecessor (registration) is not done: the delivery is held
+(not an attempt), retried shortly a few times, then left to the sweeper's schedule; a
+successful registration releases every held event of its order at once. Retryable errors are
+retried by the task base; permanent ones become dead letters and the delivery is dead.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import event as sa_event
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-import clients
 from clients.errors import RetryableError
 from clients.plentyone import PlentyOneClient
-from clients.ratelimit import ORDERS
 from clients.spocc import SpoccClient
 from schemas.config import ConnectionConfig
-from schemas.webhooks import EVENTS
 from store.models import EventDelivery, utcnow
 from store.order_models import DONE, FAILED, OrderState
+from tasks.orders import bodies, health, lease, writeback
+from tasks.orders.wiring import api_clients, enqueue, enqueue_writeback
 from workers import logs, runtime
 from workers.task_base import SpoccTask
 
@@ -48,7 +54,8 @@ FINAL = ("done", "refused", "blocked")
 SHORT_HOLDS = 3  # short retries (1, 2, 4 s) before a held event waits for the sweeper
 HOLD_INTERVAL = timedelta(seconds=60)
 SWEEP_GRACE = timedelta(seconds=60)
-LOCK_TIMEOUT_MS = 30_000
+STATE_COLUMNS = tuple(c.key for c in OrderState.__table__.columns
+                      if c.key not in ("id", "lease_owner", "lease_until", "created_at"))
 
 
 class Wait(Exception):
@@ -64,193 +71,284 @@ class Blocked(Exception):
     """The order is not exported (an export rule): its other events are not either."""
 
 
-class OrderBusy(RetryableError):
-    """Another event of the same order held its lock for too long."""
+class LeaseLost(RetryableError):
+    """Another run took the order's lease while this one worked: nothing was recorded."""
+
+
+class DatabaseUnavailable(RetryableError):
+    """The database connection broke (e.g. terminated by the server): try again."""
+
+
+def _snapshot(row: OrderState) -> dict[str, Any]:
+    return {key: getattr(row, key) for key in STATE_COLUMNS}
 
 
 @dataclass
 class Context:
-    """What a handler gets: the connection, the locked order, the delivery, the clients."""
+    """What a handler gets: the connection, the leased order (a detached snapshot it may
+    change), the delivery, the clients. No session: the handler holds nothing open."""
 
     conn: ConnectionConfig
-    session: Session
     delivery: EventDelivery
     state: OrderState
-    release: list[tuple[str, int]] = field(default_factory=list)
+    owner: str
+    rows: dict[int, tuple[OrderState, dict[str, Any]]] = field(default_factory=dict)
+    writebacks: list[tuple[int, str, str]] = field(default_factory=list)
+    releases: bool = False
 
     @cached_property
     def plenty(self) -> PlentyOneClient:
-        return _clients(self.conn)[0]
+        return api_clients(self.conn)[0]
 
     @cached_property
     def spocc(self) -> SpoccClient:
-        return _clients(self.conn)[1]
+        return api_clients(self.conn)[1]
 
     def spocc_key(self, what: str, order_id: int | None = None) -> str:
         """The SPoCC Idempotency-Key of an effect, derived from our own key of it."""
         return f"spocc-connector:{self.conn.id}:{what}:{order_id or self.state.plenty_order_id}"
 
+    def row(self, order_id: int) -> OrderState:
+        """Another order's state row (a return order's own), changed under this lease."""
+        if order_id == self.state.plenty_order_id:
+            return self.state
+        if order_id not in self.rows:
+            with runtime.db() as session:
+                lease.ensure_state(session, self.conn.id, order_id)
+                found = session.execute(select(OrderState).where(
+                    OrderState.connection_id == self.conn.id,
+                    OrderState.plenty_order_id == order_id)).scalar_one()
+                session.expunge(found)
+            self.rows[order_id] = (found, _snapshot(found))
+        return self.rows[order_id][0]
+
     def set_status(self, outcome: str, order_id: int | None = None) -> str | None:
-        """Write the configured status of `outcome` back to PlentyONE (None: leave it)."""
+        """Queue the configured status of `outcome` for PlentyONE (None: leave it). It is
+        written after this outcome is committed, by its own retried task."""
         status = self.conn.status(outcome)
-        if status is None:
-            return None
-        target = order_id or self.state.plenty_order_id
-        self.plenty.set_order_status(target, float(status))
-        if target == self.state.plenty_order_id:
-            self.state.plenty_status = status
+        if status is not None:
+            self.writebacks.append((order_id or self.state.plenty_order_id, status, outcome))
         return status
 
     def release_held(self) -> None:
         """After registration: every held event of this order (and of its returns) goes."""
-        returns = select(OrderState.plenty_order_id).where(
-            OrderState.connection_id == self.conn.id,
-            OrderState.parent_order_id == self.state.plenty_order_id,
-        )
-        rows = self.session.execute(
-            select(EventDelivery).where(
-                EventDelivery.connection_id == self.conn.id,
-                EventDelivery.status.in_(("held", "failed")),
-                EventDelivery.id != self.delivery.id,
-                or_(EventDelivery.order_id == self.state.plenty_order_id,
-                    EventDelivery.order_id.in_(returns)),
-            )
-        ).scalars()
-        for row in rows:
-            row.next_attempt_at = utcnow() + SWEEP_GRACE
-            self.release.append((row.event_type, row.id))
+        self.releases = True
 
-
-_CLIENTS: dict[Any, tuple[PlentyOneClient, SpoccClient]] = {}
-def _clients(conn: ConnectionConfig) -> tuple[PlentyOneClient, SpoccClient]:
-    # One pair per process and connection settings: HTTP pools and limiters are reused.
-    key = (conn.id, conn.plentyone, conn.spocc)
-    pair = _CLIENTS.get(key)
-    if pair is None:
-        redis, budget = runtime.redis_client(), runtime.settings().call_budget
-        pair = (clients.build_plentyone(conn, redis, priority=ORDERS, call_budget=budget),
-                clients.build_spocc(conn, redis, priority=ORDERS, call_budget=budget))
-        _CLIENTS[key] = pair
-    return pair
-
-
-def lock_order(session: Session, connection_id: str, order_id: int,
-               parent_order_id: int | None = None) -> OrderState:
-    """The order's state row, created if new, locked until the session ends."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    now = utcnow()
-    session.execute(
-        insert(OrderState)
-        .values(connection_id=connection_id, plenty_order_id=order_id,
-                parent_order_id=parent_order_id, created_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=["connection_id", "plenty_order_id"])
-    )
-    if dialect == "postgresql":
-        session.execute(text(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}"))
-    else:
-        # SQLite has no row locks: a write takes the database's write lock for the rest of
-        # the transaction, which serialises (all) order events in the embedded setup.
-        session.execute(update(OrderState).where(
-            OrderState.connection_id == connection_id,
-            OrderState.plenty_order_id == order_id).values(updated_at=now))
-    try:
-        return session.execute(
-            select(OrderState)
-            .where(OrderState.connection_id == connection_id,
-                   OrderState.plenty_order_id == order_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).scalar_one()
-    except OperationalError as exc:
-        raise OrderBusy(f"order {order_id} is busy: {type(exc.orig).__name__}") from None
-
-
-def enqueue(event_type: str, connection_id: str, delivery_id: int,
-            countdown: float | None = None) -> None:
-    from workers.celery_app import app
-
-    app.send_task(EVENTS[event_type],
-                  kwargs={"connection_id": connection_id, "delivery_id": delivery_id},
-                  queue="orders", countdown=countdown)
-
-
-def _mark(delivery_id: int, **values: Any) -> None:
-    with runtime.db() as session:
-        session.execute(update(EventDelivery).where(EventDelivery.id == delivery_id)
-                        .values(updated_at=utcnow(), **values))
+    def sent_body(self, key: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """The body of the SPoCC call under `key`: the one first sent, else `build()`'s."""
+        return bodies.sent_body(self.conn.id, key, build)
 
 
 Handler = Callable[[Context], str]
 
 
+def _claim(connection_id: str, delivery_id: int, target: int, owner: str
+           ) -> tuple[str, EventDelivery | None, OrderState | None]:
+    """Lease the order and mark the delivery running, committed at once. Returns
+    ("run", delivery, state) | ("busy" | "final" | "running", None, None)."""
+    seconds = runtime.settings().orders.lease
+    now = utcnow()
+    with runtime.db() as session:
+        delivery = session.get(EventDelivery, delivery_id)
+        if delivery is None or delivery.status in FINAL:
+            return "final", None, None
+        if delivery.status == "running" and delivery.next_attempt_at is not None \
+                and lease.aware(delivery.next_attempt_at) > now:
+            return "running", None, None  # another run has it, while its lease lasts
+        state = lease.take(session, connection_id, target, owner, seconds)
+        if state is None:
+            return "busy", None, None
+        claimed = session.execute(
+            update(EventDelivery)
+            .where(EventDelivery.id == delivery_id, EventDelivery.status.not_in(FINAL))
+            .values(status="running", attempts=EventDelivery.attempts + 1,
+                    next_attempt_at=now + timedelta(seconds=seconds),
+                    last_error=f"attempt did not finish (worker lost or killed), "
+                               f"started {now:%Y-%m-%d %H:%M:%S} UTC")
+            .execution_options(synchronize_session=False))
+        if not claimed.rowcount:  # type: ignore[attr-defined]
+            lease.give_back(session, state.id, owner)
+            return "final", None, None
+        delivery = session.get(EventDelivery, delivery_id, populate_existing=True)
+        assert delivery is not None
+        session.expunge(delivery)
+        session.expunge(state)
+        return "run", delivery, state
+
+
+def _release_held(session: Session, ctx: Context) -> list[tuple[str, int]]:
+    """Every held event of the order and of its returns, and those that became dead
+    letters while held (`health.py`), due again at once."""
+    order_ids = [ctx.state.plenty_order_id, *session.execute(
+        select(OrderState.plenty_order_id).where(
+            OrderState.connection_id == ctx.conn.id,
+            OrderState.parent_order_id == ctx.state.plenty_order_id)).scalars()]
+    expired = health.released_with(session, ctx.conn.id, order_ids)
+    rows = session.execute(select(EventDelivery).where(
+        EventDelivery.connection_id == ctx.conn.id,
+        or_(EventDelivery.status.in_(("held", "failed")), EventDelivery.id.in_(expired)),
+        EventDelivery.id != ctx.delivery.id,
+        EventDelivery.order_id.in_(order_ids))).scalars().all()
+    for row in rows:
+        row.next_attempt_at = utcnow() + SWEEP_GRACE
+        if row.status == "dead":
+            row.status = "pending"
+    return [(row.event_type, row.id) for row in rows]
+
+
+def _record(ctx: Context, original: dict[str, Any], delivery: dict[str, Any]
+            ) -> tuple[list[tuple[str, int]], list[int]]:
+    """Commit the outcome under the lease; returns (released events, write-backs to send)."""
+    with runtime.db() as session:
+        changes = {k: v for k, v in _snapshot(ctx.state).items() if v != original[k]}
+        fenced = session.execute(
+            update(OrderState)
+            .where(OrderState.id == ctx.state.id, OrderState.lease_owner == ctx.owner)
+            .values(**changes, lease_owner=None, lease_until=None)
+            .execution_options(synchronize_session=False))
+        if not fenced.rowcount:  # type: ignore[attr-defined]
+            raise LeaseLost(f"order {ctx.state.plenty_order_id}: lease lost while applying "
+                            f"event {ctx.delivery.id}")
+        for row, before in ctx.rows.values():
+            other = {k: v for k, v in _snapshot(row).items() if v != before[k]}
+            if other:
+                session.execute(update(OrderState).where(OrderState.id == row.id)
+                                .values(**other).execution_options(synchronize_session=False))
+        session.execute(update(EventDelivery).where(EventDelivery.id == ctx.delivery.id)
+                        .values(**delivery).execution_options(synchronize_session=False))
+        sent = [writeback.queue(session, ctx.conn.id, order_id, status, outcome)
+                for order_id, status, outcome in ctx.writebacks]
+        released = _release_held(session, ctx) if ctx.releases else []
+        if delivery.get("status") in FINAL:
+            health.resolve(session, ctx.delivery.id)
+    return released, sent
+
+
+def _give_up(ctx: Context, **delivery: Any) -> None:
+    """The run failed: the delivery says why, the order's lease goes back."""
+    with runtime.db() as session:
+        lease.give_back(session, ctx.state.id, ctx.owner)
+        session.execute(update(EventDelivery).where(EventDelivery.id == ctx.delivery.id)
+                        .values(updated_at=utcnow(), **delivery)
+                        .execution_options(synchronize_session=False))
+
+
+def _defer(task: Any, event: str, connection_id: str, delivery_id: int,
+           after: float | None = None) -> str:
+    """Another run holds the order: come back later (not an attempt). A countdown stays
+    under half the visibility timeout (a longer one would be redelivered early)."""
+    if task.request.is_eager:
+        return "busy"
+    wait = random.uniform(1.0, 3.0) if after is None else after
+    cap = max(1.0, runtime.settings().visibility_timeout / 2)
+    enqueue(event, connection_id, delivery_id, countdown=min(wait, cap))
+    return "deferred"
+
+
+def _lease_left(delivery_id: int) -> float:
+    with runtime.db() as session:
+        until = session.execute(select(EventDelivery.next_attempt_at).where(
+            EventDelivery.id == delivery_id)).scalar_one_or_none()
+    return 0.0 if until is None else max(0.0, (lease.aware(until) - utcnow()).total_seconds())
+
+
 def run(task: Any, connection_id: str, delivery_id: int, handler: Handler,
         lock_order_id: Callable[[ConnectionConfig, EventDelivery], int] | None = None) -> str:
     """Apply one order event (see the module doc); returns the delivery's new status."""
+    try:
+        return _run(task, connection_id, delivery_id, handler, lock_order_id)
+    except DBAPIError as exc:
+        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+            raise DatabaseUnavailable(f"database: {type(exc.orig).__name__}: "
+                                      f"{str(exc.orig)[:300]}") from exc
+        raise
+
+
+def _run(task: Any, connection_id: str, delivery_id: int, handler: Handler,
+         lock_order_id: Callable[[ConnectionConfig, EventDelivery], int] | None) -> str:
     with runtime.db() as session:
-        delivery = session.get(EventDelivery, delivery_id)
-        if delivery is None or delivery.connection_id != connection_id:
+        probe = session.get(EventDelivery, delivery_id)
+        if probe is None or probe.connection_id != connection_id:
             log.warning("event %s of %s does not exist", delivery_id, connection_id)
             return "missing"
-        if delivery.status in FINAL:
-            return delivery.status
-        limit = runtime.settings().task_time_limit
-        delivery.status, delivery.attempts = "running", delivery.attempts + 1
-        delivery.next_attempt_at = utcnow() + timedelta(seconds=limit) + SWEEP_GRACE
-        order_id = delivery.order_id
-        logs.bind(order=order_id)  # every later line of this task names the order
+        if probe.status in FINAL:
+            return probe.status
+        logs.bind(order=probe.order_id)  # every later line of this task names the order
         conn = runtime.connection(connection_id, session)
-    target = order_id
-    if lock_order_id is not None:
-        with runtime.db() as session:
-            probe = session.get(EventDelivery, delivery_id)
-            assert probe is not None
-            target = lock_order_id(conn, probe)
-    release: list[tuple[str, int]] = []
+        session.expunge(probe)
+    target = lock_order_id(conn, probe) if lock_order_id is not None else probe.order_id
+    owner = lease.new_owner(f"d{delivery_id}")
+    verdict, delivery, state = _claim(connection_id, delivery_id, target, owner)
+    if verdict == "busy":
+        return _defer(task, probe.event_type, connection_id, delivery_id)
+    if verdict == "running":
+        # A redelivered message (its worker's pool child was killed, or Redis restored it)
+        # looks again when the lease runs out: if that run is gone, this one takes over.
+        return _defer(task, probe.event_type, connection_id, delivery_id,
+                      _lease_left(delivery_id) + 0.5)
+    if delivery is None or state is None:
+        return verdict
+    ctx = Context(conn, delivery, state, owner)
+    original = _snapshot(state)
     try:
-        with runtime.db() as session:
-            state = lock_order(session, connection_id, target)
-            delivery = session.get(EventDelivery, delivery_id, populate_existing=True)
-            assert delivery is not None
-            if delivery.status in FINAL:
-                return delivery.status
-            ctx = Context(conn, session, delivery, state)
-            try:
-                outcome = handler(ctx)
-            except Wait as wait:
-                delivery.status, delivery.last_error = "held", str(wait)
-                delivery.next_attempt_at = utcnow() + wait.after
-                outcome = "held"
-            except Blocked as blocked:
-                delivery.status, delivery.last_error = "blocked", str(blocked)
-                delivery.next_attempt_at = None
-                outcome = "blocked"
-            else:
-                delivery.status = outcome
-                delivery.last_error = state.cause if outcome != "done" else None
-                delivery.next_attempt_at = None if outcome in FINAL or outcome == "waiting" \
-                    else utcnow() + HOLD_INTERVAL
-            release = ctx.release
+        with lease.Renewal(state.id, owner, delivery_id):
+            outcome, values = _apply(ctx, handler)
     except RetryableError as exc:
-        _mark(delivery_id, status="failed", last_error=f"{type(exc).__name__}: {exc}"[:2000],
-              next_attempt_at=utcnow() + timedelta(seconds=300) + SWEEP_GRACE)
+        _give_up(ctx, status="failed", last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                 next_attempt_at=utcnow() + timedelta(seconds=300) + SWEEP_GRACE)
         raise
     except Exception as exc:
-        _mark(delivery_id, last_error=f"{type(exc).__name__}: {exc}"[:2000])
+        _give_up(ctx, last_error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
-    for event, held_id in release:
+    try:
+        released, sent = _record(ctx, original, values)
+    except LeaseLost:
+        raise
+    except Exception:
+        _give_up(ctx, status="failed", next_attempt_at=utcnow() + SWEEP_GRACE)
+        raise
+    for event, held_id in released:
         enqueue(event, connection_id, held_id)
+    for writeback_id in dict.fromkeys(sent):
+        enqueue_writeback(connection_id, writeback_id)
     if outcome == "held" and (task.request.retries or 0) < SHORT_HOLDS \
             and not task.request.is_eager:
         raise task.retry(countdown=2 ** (task.request.retries or 0), max_retries=None)
     return outcome
 
 
+def _apply(ctx: Context, handler: Handler) -> tuple[str, dict[str, Any]]:
+    """Run the handler; returns (outcome, the delivery's new columns)."""
+    now = utcnow()
+    try:
+        outcome = handler(ctx)
+    except Wait as wait:
+        # A hold is not an attempt: the claim's count is taken back.
+        return "held", {"status": "held", "last_error": str(wait),
+                        "next_attempt_at": now + wait.after,
+                        "attempts": EventDelivery.attempts - 1}
+    except Blocked as blocked:
+        return "blocked", {"status": "blocked", "last_error": str(blocked),
+                           "next_attempt_at": None}
+    later = None if outcome in FINAL or outcome == "waiting" else now + HOLD_INTERVAL
+    return outcome, {"status": outcome,
+                     "last_error": ctx.state.cause if outcome != "done" else None,
+                     "next_attempt_at": later}
+
+
 class OrderTask(SpoccTask):
-    """An order event task: a dead letter marks its delivery dead (and, for a registration,
-    the order failed with status 6.1)."""
+    """An order event task: a dead letter marks its delivery dead (and, for a registration
+    SPoCC never applied, the order failed with status 6.1, queued as a write-back)."""
 
     abstract = True
+
+    @property
+    def retry_backoff_max(self) -> int:  # type: ignore[override]
+        return runtime.settings().orders.retry_backoff_max
+
+    def subject_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+        delivery_id = kwargs.get("delivery_id")
+        return f"delivery:{delivery_id}" if isinstance(delivery_id, int) else None
 
     def on_dead_letter(self, session: Any, dead_letter_id: int, args: tuple[Any, ...],
                        kwargs: dict[str, Any], exc: BaseException) -> None:
@@ -274,13 +372,11 @@ class OrderTask(SpoccTask):
             return
         if state is not None:
             state.registration, state.cause = FAILED, f"registration failed: {cause}"[:2000]
-        try:
-            conn = runtime.connection(delivery.connection_id)
-            status = conn.status("registration_failed")
-            if status is not None:
-                _clients(conn)[0].set_order_status(delivery.order_id, float(status))
-                if state is not None:
-                    state.plenty_status = status
-        except Exception:
-            log.warning("could not set the failure status of order %s", delivery.order_id,
-                        exc_info=True)
+        status = runtime.connection(delivery.connection_id, session).status(
+            "registration_failed")
+        if status is not None:
+            writeback_id = writeback.queue(session, delivery.connection_id, delivery.order_id,
+                                           status, "registration_failed")
+            # Sent once the dead letter's transaction committed (the row must be visible).
+            sa_event.listen(session, "after_commit", lambda _s: enqueue_writeback(
+                delivery.connection_id, writeback_id), once=True)

@@ -5,15 +5,20 @@ counted in SQL, idempotent (a run or a unit sent twice counts once)."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from sqlalchemy import select, update
 
+from schemas.config import ConnectionConfig
 from store import idempotency
 from store.idempotency import Claim
 from store.models import SyncRun, utcnow
 from store.order_models import DONE, OrderState
-from tasks.orders.engine import _clients, lock_order
+from tasks.orders import lease
+from tasks.orders import writeback as outbox
+from tasks.orders.engine import LeaseLost
+from tasks.orders.wiring import api_clients, enqueue_writeback
 from workers import runtime
 from workers.task_base import SpoccTask, spocc_task
 
@@ -49,42 +54,67 @@ def status_poll(self: Any, connection_id: str, run_id: int) -> dict[str, int]:
 
 
 def check(connection_id: str, order_state_id: int) -> str:
-    """One order: ask SPoCC, act on shipped / cancelled. Returns pushed | unchanged."""
+    """One order: ask SPoCC, act on shipped / cancelled. Returns pushed | unchanged | busy
+    (another event of the order runs: the check is sent again shortly, not counted yet).
+
+    Re-read, decide, commit, call, record: the order's lease is taken and committed, SPoCC
+    is asked with nothing open, and the outcome (with the status and tracking number to
+    write back to PlentyONE, in the outbox) is recorded under the lease."""
     conn = runtime.connection(connection_id)
-    plenty, spocc = _clients(conn)
     with runtime.db() as session:
         row = session.get(OrderState, order_state_id)
         if row is None or row.connection_id != connection_id:
             return "unchanged"
-        state = lock_order(session, connection_id, row.plenty_order_id)
+        order_id = row.plenty_order_id
+    owner = lease.new_owner(f"p{order_state_id}")
+    with runtime.db() as session:
+        state = lease.take(session, connection_id, order_id, owner,
+                           runtime.settings().orders.lease)
+        if state is not None:
+            session.expunge(state)
+    if state is None:
+        return "busy"
+    try:
         if not state.open or not state.spocc_order_id:
+            with runtime.db() as session:
+                lease.give_back(session, state.id, owner)
             return "unchanged"
-        answer = spocc.order_status(state.spocc_order_id)
-        status = int(answer["status"])
-        state.spocc_status = status
-        if status == SHIPPED and not state.shipped:
-            tracking = answer.get("trackingNumber")
-            if tracking:
-                known = {p.get("packageNumber") for p in plenty.shipping_packages(
-                    state.plenty_order_id)}
-                if tracking not in known:
-                    plenty.add_shipping_package(state.plenty_order_id, str(tracking))
-            _write(conn.status("shipped"), plenty, state)
-            state.shipped, state.open = True, False
-            state.cause = f"shipped with {answer.get('carrier') or 'carrier unknown'}: {tracking}"
-            return "pushed"
-        if status == CANCELLED and state.cancellation != DONE:
-            _write(conn.status("cancellation_requested"), plenty, state)
-            state.open = False
-            state.cause = "cancelled in SPoCC by the store"
-            return "pushed"
-        return "unchanged"
+        with lease.Renewal(state.id, owner):
+            answer = api_clients(conn)[1].order_status(state.spocc_order_id)
+    except BaseException:
+        with runtime.db() as session:
+            lease.give_back(session, state.id, owner)
+        raise
+    return _record(conn, state, owner, answer)
 
 
-def _write(status: str | None, plenty: Any, state: OrderState) -> None:
-    if status is not None:
-        plenty.set_order_status(state.plenty_order_id, float(status))
-        state.plenty_status = status
+def _record(conn: ConnectionConfig, state: OrderState, owner: str,
+            answer: dict[str, Any]) -> str:
+    status = int(answer["status"])
+    values: dict[str, Any] = {"spocc_status": status}
+    writeback: tuple[str | None, str, str | None] | None = None
+    if status == SHIPPED and not state.shipped:
+        tracking = answer.get("trackingNumber")
+        values.update(shipped=True, open=False, cause=(
+            f"shipped with {answer.get('carrier') or 'carrier unknown'}: {tracking}"))
+        writeback = (conn.status("shipped"), "shipped", str(tracking) if tracking else None)
+    elif status == CANCELLED and state.cancellation != DONE:
+        values.update(open=False, cause="cancelled in SPoCC by the store")
+        writeback = (conn.status("cancellation_requested"), "cancellation_requested", None)
+    writeback_id = None
+    with runtime.db() as session:
+        fenced = session.execute(
+            update(OrderState).where(OrderState.id == state.id, OrderState.lease_owner == owner)
+            .values(**values, lease_owner=None, lease_until=None)
+            .execution_options(synchronize_session=False))
+        if not fenced.rowcount:  # type: ignore[attr-defined]
+            raise LeaseLost(f"order {state.plenty_order_id}: lease lost during the status poll")
+        if writeback is not None and (writeback[0] is not None or writeback[2] is not None):
+            writeback_id = outbox.queue(session, conn.id, state.plenty_order_id, writeback[0],
+                                        writeback[1], tracking=writeback[2])
+    if writeback_id is not None:
+        enqueue_writeback(conn.id, writeback_id)
+    return "unchanged" if writeback is None else "pushed"
 
 
 def count(connection_id: str, run_id: int, order_state_id: int, outcome: str) -> None:
@@ -120,6 +150,11 @@ class StatusCheckTask(SpoccTask):
 def status_check(self: Any, connection_id: str, order_state_id: int, run_id: int | None = None
                  ) -> str:
     outcome = check(connection_id, order_state_id)
+    if outcome == "busy":
+        self.apply_async(kwargs={"connection_id": connection_id,
+                                 "order_state_id": order_state_id, "run_id": run_id},
+                         countdown=random.uniform(1.0, 3.0))
+        return outcome
     if run_id is not None:
         count(connection_id, run_id, order_state_id, outcome)
     return outcome

@@ -1,10 +1,14 @@
-"""The order sweeper (beat, every 60 s): the database, not the broker, says what is left.
+"""The order sweeper (beat, every `SPOCC_ORDERS_SWEEP_SECONDS`, 15 s): the database, not the
+broker, says what is left.
 
 Every event delivery that is not finished and whose `next_attempt_at` has come is sent
 again: a crash between commit and enqueue, a broker that lost its queue, a held event whose
-time has come, a task that died with its worker. Sending twice is harmless (a task skips a
-finished delivery, and the order lock serialises the rest). Old order state rows are reaped
-after the retention period.
+time has come. A running delivery's `next_attempt_at` is its lease, renewed while its worker
+runs; once it ran out the worker is gone (killed, or its machine), and the delivery goes
+back to pending and is sent again — whatever the broker holds. The same for status
+write-backs whose time came. Sending twice is harmless: a task skips a finished delivery,
+and the order's lease serialises the rest. Then held events past their horizon become dead
+letters (`health.py`), and old order state rows and stored SPoCC bodies are reaped.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from sqlalchemy import delete, select, update
 
 from store.models import EventDelivery, utcnow
 from store.order_models import OrderState
-from tasks.orders.engine import SWEEP_GRACE, enqueue
+from tasks.orders import bodies, health, writeback
+from tasks.orders.engine import SWEEP_GRACE
+from tasks.orders.wiring import enqueue, enqueue_writeback
 from workers import runtime
 from workers.task_base import spocc_task
 
@@ -25,11 +31,13 @@ BATCH = 1000
 
 
 def due_deliveries(limit: int = BATCH) -> list[tuple[str, str, int]]:
-    """(event, connection, id) of the deliveries to send again; pushes their next time."""
+    """(event, connection, id) of the deliveries to send again; pushes their next time.
+    A running one here has an expired lease: it is pending again."""
     now = utcnow()
     with runtime.db() as session:
         rows = session.execute(
-            select(EventDelivery.id, EventDelivery.event_type, EventDelivery.connection_id)
+            select(EventDelivery.id, EventDelivery.event_type, EventDelivery.connection_id,
+                   EventDelivery.status)
             .where(EventDelivery.status.in_(DUE), EventDelivery.next_attempt_at <= now)
             .order_by(EventDelivery.next_attempt_at)
             .limit(limit)
@@ -38,7 +46,15 @@ def due_deliveries(limit: int = BATCH) -> list[tuple[str, str, int]]:
         if rows:
             session.execute(update(EventDelivery)
                             .where(EventDelivery.id.in_([r.id for r in rows]))
-                            .values(next_attempt_at=now + SWEEP_GRACE))
+                            .values(next_attempt_at=now + SWEEP_GRACE)
+                            .execution_options(synchronize_session=False))
+            lost = [r.id for r in rows if r.status == "running"]
+            if lost:
+                session.execute(update(EventDelivery)
+                                .where(EventDelivery.id.in_(lost),
+                                       EventDelivery.status == "running")
+                                .values(status="pending")
+                                .execution_options(synchronize_session=False))
     return [(r.event_type, r.connection_id, r.id) for r in rows]
 
 
@@ -56,4 +72,9 @@ def sweep(self: Any) -> dict[str, int]:
     for event, connection_id, delivery_id in due_deliveries():
         enqueue(event, connection_id, delivery_id)
         sent += 1
-    return {"sent": sent, "reaped": reap_order_states()}
+    written = 0
+    for connection_id, writeback_id in writeback.due():
+        enqueue_writeback(connection_id, writeback_id)
+        written += 1
+    return {"sent": sent, "writebacks": written, "expired": health.expire_held(),
+            "reaped": reap_order_states() + bodies.reap()}

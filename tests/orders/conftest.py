@@ -148,18 +148,23 @@ class World:
                 OrderState.plenty_order_id == order_id)).scalar_one_or_none()
 
     def wait_settled(self, timeout: float = 60) -> dict[int, str]:
-        """Until no delivery of the connection is pending, running, failed or held (a
-        count, polled twice a second: the sandboxes share this process's GIL)."""
+        """Until no delivery of the connection is pending, running, failed or held, and no
+        status write-back is pending (a count, polled twice a second: the sandboxes share
+        this process's GIL)."""
         from sqlalchemy import func, select
 
         from store.models import EventDelivery
+        from store.order_models import PENDING, OrderWriteback
         from workers import runtime
 
         def unsettled() -> int:
             with runtime.db() as session:
                 return int(session.execute(select(func.count()).where(
                     EventDelivery.connection_id == self.conn.id,
-                    EventDelivery.status.not_in(SETTLED))).scalar_one())
+                    EventDelivery.status.not_in(SETTLED))).scalar_one()) + int(
+                    session.execute(select(func.count()).where(
+                        OrderWriteback.connection_id == self.conn.id,
+                        OrderWriteback.state == PENDING)).scalar_one())
 
         deadline = time.monotonic() + timeout
         while unsettled() or not self.delivery_statuses():

@@ -156,6 +156,7 @@ def test_status_poll_writes_tracking_and_shipped_status(world, orders_worker):
             return session.get(SyncRun, run_id).status == "succeeded"
 
     wait_until(finished, 60, "the status poll run to finish")
+    world.wait_settled()  # the status write-backs are their own step, after the outcome
     with runtime.db() as session:
         run = session.get(SyncRun, run_id)
         assert (run.found, run.pushed, run.unchanged, run.failed) == (3, 2, 1, 0)

@@ -1,0 +1,49 @@
+"""What every order task needs from outside: a connection's two API clients (one pair per
+process), and sending a task by row id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import clients
+from clients.plentyone import PlentyOneClient
+from clients.ratelimit import ORDERS
+from clients.spocc import SpoccClient
+from schemas.config import ConnectionConfig
+from schemas.webhooks import EVENTS
+from workers import runtime
+
+_CLIENTS: dict[Any, tuple[PlentyOneClient, SpoccClient]] = {}
+
+WRITEBACK_TASK = "spocc.orders.writeback"
+
+
+def api_clients(conn: ConnectionConfig) -> tuple[PlentyOneClient, SpoccClient]:
+    # One pair per process and connection settings: HTTP pools and limiters are reused.
+    key = (conn.id, conn.plentyone, conn.spocc)
+    pair = _CLIENTS.get(key)
+    if pair is None:
+        redis, budget = runtime.redis_client(), runtime.settings().call_budget
+        pair = (clients.build_plentyone(conn, redis, priority=ORDERS, call_budget=budget),
+                clients.build_spocc(conn, redis, priority=ORDERS, call_budget=budget))
+        _CLIENTS[key] = pair
+    return pair
+
+
+def enqueue(event_type: str, connection_id: str, delivery_id: int,
+            countdown: float | None = None) -> None:
+    """Send the event task of a delivery row (after the commit that made it due)."""
+    from workers.celery_app import app
+
+    app.send_task(EVENTS[event_type],
+                  kwargs={"connection_id": connection_id, "delivery_id": delivery_id},
+                  queue="orders", countdown=countdown)
+
+
+def enqueue_writeback(connection_id: str, writeback_id: int,
+                      countdown: float | None = None) -> None:
+    from workers.celery_app import app
+
+    app.send_task(WRITEBACK_TASK,
+                  kwargs={"connection_id": connection_id, "writeback_id": writeback_id},
+                  queue="orders", countdown=countdown)
