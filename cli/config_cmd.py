@@ -8,6 +8,7 @@ import click
 import yaml
 from rich.syntax import Syntax
 
+from cli.actor import actor_of, actor_option
 from cli.console import err, fail, out
 from schemas.config import ConfigError
 from store import config_store
@@ -34,12 +35,15 @@ def read_file(path: Path) -> object:
 @config.command()
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Validate and show the diff; store nothing.")
-def apply(file: Path, dry_run: bool) -> None:
+@actor_option
+def apply(file: Path, dry_run: bool, actor: str | None) -> None:
     """Validate FILE, show what changes, and store it (processes pick it up at once)."""
     document = read_file(file)
     try:
         with runtime.db() as session:
-            changes = config_store.apply(session, runtime.secret_box(), document)
+            changes = config_store.apply(
+                session, runtime.secret_box(), document, actor=actor_of(actor)
+            )
             if dry_run:
                 session.rollback()
     except ConfigError as exc:

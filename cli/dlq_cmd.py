@@ -1,17 +1,74 @@
-"""`spocc dlq list|show|replay|discard`: the failures an operator must act on."""
+"""`spocc dlq …`: the failures an operator must act on, and `spocc audit`: who acted.
+
+The same actions as the console's dead-letter inbox (`workers.dlq_actions`), each audited
+with its actor ($USER or --actor).
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
+from cli.actor import actor_of, actor_option
 from cli.console import fail, out
 from cli.services import ensure_broker
-from store import dead_letters
-from store.models import DeadLetter
-from workers import runtime
+from store import audit as audit_store
+from workers import dlq_actions, runtime
+from workers.dlq_actions import ActionError, LetterFilter
+
+_AGE = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_age(value: str | None) -> timedelta | None:
+    if value is None:
+        return None
+    match = _AGE.match(value.strip())
+    if match is None:
+        raise click.BadParameter(f"{value!r}: a number and s, m, h or d (e.g. 30m, 2h, 3d)")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--status",
+            default="open",
+            show_default=True,
+            type=click.Choice([*dlq_actions.STATUSES, "all"]),
+        ),
+        click.option(
+            "--connection",
+            "connection_id",
+            default=None,
+            help="Only this connection's letters; `-` for those of no connection.",
+        ),
+        click.option("--task", default=None, help="Only this task (e.g. spocc.orders.register)."),
+        click.option("--older-than", default=None, help="Created at least this long ago (2h)."),
+        click.option("--newer-than", default=None, help="Created within this time (30m, 1d)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def make_filter(
+    status: str, connection_id: str | None, task: str | None, older: str | None, newer: str | None
+) -> LetterFilter:
+    return LetterFilter(
+        status=None if status == "all" else status,
+        connection_id=connection_id,
+        task=task,
+        older_than=parse_age(older),
+        newer_than=parse_age(newer),
+    )
 
 
 @click.group()
@@ -20,17 +77,20 @@ def dlq() -> None:
 
 
 @dlq.command("list")
-@click.option(
-    "--status",
-    default="open",
-    show_default=True,
-    type=click.Choice(["open", "replayed", "resolved", "discarded", "all"]),
-)
+@filter_options
 @click.option("--limit", default=50, show_default=True)
-def list_(status: str, limit: int) -> None:
+def list_(
+    status: str,
+    connection_id: str | None,
+    task: str | None,
+    older_than: str | None,
+    newer_than: str | None,
+    limit: int,
+) -> None:
     """List dead letters, newest first."""
+    flt = make_filter(status, connection_id, task, older_than, newer_than)
     with runtime.db() as session:
-        rows = dead_letters.listing(session, None if status == "all" else status, limit)
+        rows = dlq_actions.letters(session, flt, limit)
     table = Table("id", "created", "connection", "task", "attempts", "status", "last error")
     for r in rows:
         table.add_row(
@@ -40,66 +100,180 @@ def list_(status: str, limit: int) -> None:
             r.task_name,
             str(r.attempts),
             r.status,
-            r.last_error.splitlines()[0][:80],
+            escape(r.last_error.splitlines()[0][:80]),
         )
     out.print(table if rows else f"no {status} dead letters")
 
 
 @dlq.command()
-@click.argument("dead_letter_id", type=int)
-def show(dead_letter_id: int) -> None:
-    """Everything stored about one dead letter."""
+@filter_options
+def groups(
+    status: str,
+    connection_id: str | None,
+    task: str | None,
+    older_than: str | None,
+    newer_than: str | None,
+) -> None:
+    """Dead letters grouped by cause (task + error type), the largest group first."""
+    flt = make_filter(status, connection_id, task, older_than, newer_than)
     with runtime.db() as session:
-        r = session.get(DeadLetter, dead_letter_id)
-        if r is None:
-            fail(f"dead letter {dead_letter_id} does not exist")
-        fields = {
-            "id": r.id,
-            "status": r.status,
-            "connection": r.connection_id,
-            "task": r.task_name,
-            "task_id": r.task_id,
-            "queue": r.queue,
-            "attempts": r.attempts,
-            "replays": r.replay_count,
-            "created": r.created_at.isoformat(),
-            "args": json.dumps(r.args),
-            "kwargs": json.dumps(r.kwargs),
-        }
-    for k, v in fields.items():
-        out.print(f"[bold]{k:>10}[/] {v}", markup=True, highlight=False)
-    out.print("[bold]last error[/]")
-    out.print(r.last_error, markup=False)
+        found = dlq_actions.groups(session, flt)
+    if not found:
+        out.print(f"no {status} dead letters")
+        return
+    table = Table("group", "letters", "connections", "first", "last", "example")
+    for g in found:
+        table.add_row(
+            escape(g.key),
+            str(g.count),
+            ", ".join(sorted(g.connections)),
+            f"{g.first:%Y-%m-%d %H:%M}" if g.first else "-",
+            f"{g.last:%Y-%m-%d %H:%M}" if g.last else "-",
+            escape(g.sample[:80]),
+        )
+    out.print(table)
+    out.print("replay one group: spocc dlq replay --group GROUP")
 
 
 @dlq.command()
-@click.argument("dead_letter_ids", type=int, nargs=-1, required=True)
-def replay(dead_letter_ids: tuple[int, ...]) -> None:
-    """Send each dead letter's task again (acts on current state; idempotent)."""
-    ensure_broker()
-    from workers.replay import NotReplayable
-    from workers.replay import replay as do_replay
+@click.argument("dead_letter_id", type=int)
+def show(dead_letter_id: int) -> None:
+    """One dead letter: arguments, attempts, the last HTTP exchange, what operators did."""
+    try:
+        with runtime.db() as session:
+            d = dlq_actions.detail(session, dead_letter_id)
+    except ActionError as exc:
+        fail(str(exc))
+    r = d.letter
+    fields = {
+        "id": r.id,
+        "status": r.status,
+        "connection": r.connection_id or "-",
+        "task": r.task_name,
+        "task_id": r.task_id,
+        "queue": r.queue,
+        "cause": dlq_actions.cause_key(r),
+        "attempts": r.attempts,
+        "replays": r.replay_count,
+        "created": r.created_at.isoformat(),
+        "args": json.dumps(r.args),
+        "kwargs": json.dumps(r.kwargs),
+    }
+    for k, v in fields.items():
+        out.print(f"[bold]{k:>10}[/] {escape(str(v))}")
+    out.print("[bold]last error[/]")
+    out.print(r.last_error, markup=False, soft_wrap=True)
+    if d.attempts:
+        table = Table("#", "task id", "started", "outcome", "ms", "error", title="attempts")
+        for a in d.attempts:
+            table.add_row(
+                str(a.number),
+                a.task_id[:8],
+                f"{a.started_at:%Y-%m-%d %H:%M:%S}",
+                a.outcome,
+                f"{a.duration_ms:.0f}" if a.duration_ms is not None else "-",
+                escape((a.error or "").splitlines()[0][:80] if a.error else ""),
+            )
+        out.print(table)
+    x = d.exchange
+    if x is None:
+        out.print("[bold]last HTTP exchange[/] none recorded")
+    else:
+        status = str(x.status) if x.status is not None else f"no answer ({x.error})"
+        out.print(
+            f"[bold]last HTTP exchange[/] {x.api} {x.method} {escape(x.route)} → "
+            f"{escape(status)} in {x.duration_ms:.0f} ms"
+        )
+        cut = " (cut)" if x.body_truncated else ""
+        out.print(f"[bold]answer body{cut}, scrubbed[/]")
+        out.print(x.body or "(empty)", markup=False, soft_wrap=True)
+    for e in d.audit:
+        out.print(
+            f"[bold]audit[/] {e.at:%Y-%m-%d %H:%M:%S} {escape(e.actor)} {e.action}"
+            + (f": {escape(e.reason)}" if e.reason else "")
+        )
 
-    for dl_id in dead_letter_ids:
-        try:
+
+@dlq.command()
+@click.argument("dead_letter_ids", type=int, nargs=-1)
+@click.option("--group", "group_key", default=None, help="Every open letter of this cause.")
+@click.option("--connection", "connection_id", default=None, help="With --group: only these.")
+@click.option("--reason", default=None, help="Why (kept in the audit).")
+@actor_option
+def replay(
+    dead_letter_ids: tuple[int, ...],
+    group_key: str | None,
+    connection_id: str | None,
+    reason: str | None,
+    actor: str | None,
+) -> None:
+    """Send dead letters' tasks again (they act on current state; idempotent)."""
+    if bool(dead_letter_ids) == bool(group_key):
+        fail("give dead letter ids or --group GROUP (see `spocc dlq groups`)", 2)
+    ensure_broker()
+    who = actor_of(actor)
+    try:
+        if group_key:
+            flt = LetterFilter(status=None, connection_id=connection_id)
             with runtime.db() as session:
-                task_id = do_replay(session, dl_id)
-        except NotReplayable as exc:
-            fail(str(exc))
+                sent = dlq_actions.replay_group(session, group_key, who, flt, reason)
+        else:
+            sent = []
+            for dl_id in dead_letter_ids:
+                with runtime.db() as session:
+                    sent.append((dl_id, dlq_actions.replay_one(session, dl_id, who, reason)))
+    except ActionError as exc:
+        fail(str(exc))
+    for dl_id, task_id in sent:
         out.print(f"dead letter {dl_id} replayed as task {task_id}")
 
 
+def _close(ids: tuple[int, ...], reason: str, actor: str | None, status: str) -> None:
+    try:
+        with runtime.db() as session:
+            dlq_actions.close_many(session, ids, actor_of(actor), reason, status)
+    except ActionError as exc:
+        fail(str(exc))
+    for dl_id in ids:
+        out.print(f"dead letter {dl_id} {status}")
+
+
 @dlq.command()
 @click.argument("dead_letter_ids", type=int, nargs=-1, required=True)
-def discard(dead_letter_ids: tuple[int, ...]) -> None:
+@click.option("--reason", required=True, help="Why it is not run again (kept in the audit).")
+@actor_option
+def discard(dead_letter_ids: tuple[int, ...], reason: str, actor: str | None) -> None:
     """Close dead letters without running them again."""
-    from workers.replay import NotReplayable
-    from workers.replay import discard as do_discard
+    _close(dead_letter_ids, reason, actor, "discarded")
 
-    for dl_id in dead_letter_ids:
-        try:
-            with runtime.db() as session:
-                do_discard(session, dl_id)
-        except NotReplayable as exc:
-            fail(str(exc))
-        out.print(f"dead letter {dl_id} discarded")
+
+@dlq.command()
+@click.argument("dead_letter_ids", type=int, nargs=-1, required=True)
+@click.option("--reason", required=True, help="How it was dealt with (kept in the audit).")
+@actor_option
+def resolve(dead_letter_ids: tuple[int, ...], reason: str, actor: str | None) -> None:
+    """Close dead letters as dealt with (fixed by hand, or by later work)."""
+    _close(dead_letter_ids, reason, actor, "resolved")
+
+
+@click.command()
+@click.option("--limit", default=50, show_default=True)
+@click.option("--actor", default=None, help="Only this actor's entries.")
+@click.option("--subject", default=None, help="Only this subject (e.g. dead_letter:12).")
+@click.option("--connection", "connection_id", default=None)
+def audit(limit: int, actor: str | None, subject: str | None, connection_id: str | None) -> None:
+    """What operators did, newest first."""
+    with runtime.db() as session:
+        rows = audit_store.recent(
+            session, limit, actor=actor, subject=subject, connection_id=connection_id
+        )
+    table = Table("when", "actor", "action", "subject", "reason")
+    for e in rows:
+        table.add_row(
+            f"{e.at:%Y-%m-%d %H:%M:%S}",
+            escape(e.actor),
+            e.action,
+            escape(e.subject),
+            escape(e.reason or ""),
+        )
+    out.print(table if rows else "no audit entries")

@@ -6,6 +6,7 @@ import click
 
 from cli import (
     config_cmd,
+    config_history_cmd,
     db_cmd,
     demo_cmd,
     dlq_cmd,
@@ -30,9 +31,12 @@ for command in services.COMMANDS:
     cli.add_command(command)
 cli.add_command(db_cmd.db)
 cli.add_command(config_cmd.config)
+config_cmd.config.add_command(config_history_cmd.history)
+config_cmd.config.add_command(config_history_cmd.diff)
 cli.add_command(status_cmd.status)
 cli.add_command(status_cmd.check)
 cli.add_command(dlq_cmd.dlq)
+cli.add_command(dlq_cmd.audit)
 cli.add_command(webhooks_cmd.webhooks)
 cli.add_command(exporter_cmd.exporter)
 cli.add_command(orders_cmd.orders)

@@ -30,6 +30,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
 
+from clients import exchange
 from clients.errors import (
     ClientError,
     ContractError,
@@ -289,6 +290,10 @@ class HttpClient:
                 )
             except requests.RequestException as exc:
                 terr = self._transport_error(exc, call)
+                exchange.note(
+                    self.api, method, path, None, _since(started), error=terr.message,
+                    sent_headers=_sent(self.session.headers, extra), sent_json=json,
+                )
                 if self.breaker is not None:
                     self.breaker.record_failure(terr.message)
                 log.info("%s %s failed after %.3fs: %s", self.api, call, _since(started), terr)
@@ -301,6 +306,11 @@ class HttpClient:
                     continue
                 raise terr from None
             log.debug("%s %s -> %s in %.3fs", self.api, call, resp.status_code, _since(started))
+            exchange.note(
+                self.api, method, path, resp.status_code, _since(started),
+                content=resp.content, content_type=resp.headers.get("Content-Type"),
+                sent_headers=_sent(self.session.headers, extra), sent_json=json,
+            )
             if limiter is not None:
                 limiter.observe(resp.headers)
             status = resp.status_code
@@ -412,6 +422,13 @@ def _body(resp: requests.Response) -> Any:
         return resp.json()
     except ValueError:
         return resp.text[:500]
+
+
+def _sent(session_headers: Mapping[str, str | bytes], extra: dict[str, str]) -> Mapping[str, str]:
+    # the session's own headers (User-Agent, Accept) carry no credential in our clients
+    if not session_headers.get("Authorization"):
+        return extra
+    return {**{k: str(v) for k, v in session_headers.items()}, **extra}
 
 
 def _since(started: float) -> float:

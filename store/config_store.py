@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -24,11 +25,17 @@ from schemas.config import (
     load_connection,
 )
 from schemas.secret import Secret
+from store import audit
 from store.models import Connection
+from store.operator_models import ConfigRevision
 from store.secrets import SecretBox, load_secrets, secret_names, store_secret
 
 
 class UnknownConnection(LookupError):
+    pass
+
+
+class UnknownRevision(LookupError):
     pass
 
 
@@ -80,10 +87,11 @@ def _with_stored_secrets(conn_doc: dict[str, Any], stored: dict[str, Secret]) ->
     return doc
 
 
-def apply(session: Session, box: SecretBox, document: Any) -> list[str]:
+def apply(session: Session, box: SecretBox, document: Any, actor: str = "system") -> list[str]:
     """Validate and store a whole configuration file; returns the diff that was applied.
 
-    Nothing is written unless every connection validates.
+    Nothing is written unless every connection validates. Each connection whose stored
+    configuration changes gets a new revision, kept with `actor` (who applied it).
     """
     if not isinstance(document, dict) or not isinstance(document.get("connections"), list):
         load_config(document)  # raises the error naming what is wrong
@@ -99,6 +107,10 @@ def apply(session: Session, box: SecretBox, document: Any) -> list[str]:
     for config, doc in zip(connections, docs, strict=True):
         plain, secrets = _split_secrets(doc)
         row = session.get(Connection, config.id)
+        before = _stored_secrets(session, box, config.id)
+        changed = sorted(n for n, v in secrets.items() if before.get(n) != v)
+        # a file carrying unchanged secrets in clear is not a new revision
+        revised = row is None or row.config != plain or bool(changed)
         if row is None:
             row = Connection(
                 id=config.id,
@@ -110,13 +122,102 @@ def apply(session: Session, box: SecretBox, document: Any) -> list[str]:
                 paused_processes=[],
             )
             session.add(row)
-        elif row.config != plain or secrets:
+        elif revised:
             row.config, row.name, row.test_mode = plain, config.name, config.test_mode
             row.revision += 1
         session.flush()
         for name, value in secrets.items():
             store_secret(session, box, config.id, name, value)
+        if revised:
+            _record_revision(session, row, actor, changed)
     return changes
+
+
+def _record_revision(session: Session, row: Connection, actor: str, changed: list[str]) -> None:
+    session.add(
+        ConfigRevision(
+            connection_id=row.id,
+            revision=row.revision,
+            actor=actor,
+            config=copy.deepcopy(row.config),
+            secrets_set=sorted(secret_names(session, row.id)),
+            secrets_changed=changed,
+        )
+    )
+    audit.record(
+        session, actor, "config.apply", f"connection:{row.id}", f"revision {row.revision}",
+        connection_id=row.id,
+    )
+    session.flush()
+
+
+def history(session: Session, connection_id: str, limit: int = 50) -> list[ConfigRevision]:
+    """The applied revisions of a connection, newest first: who applied which, and when."""
+    return list(
+        session.execute(
+            select(ConfigRevision)
+            .where(ConfigRevision.connection_id == connection_id)
+            .order_by(ConfigRevision.revision.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def revision_diff(
+    session: Session, connection_id: str, revision: int, against: int | None = None
+) -> list[str]:
+    """A unified diff from revision `against` (default: the one before) to `revision`.
+
+    Secrets appear only as the mask, marked where the newer revision changed them.
+    """
+    newer = _revision(session, connection_id, revision)
+    if against is None:
+        older = session.execute(
+            select(ConfigRevision)
+            .where(
+                ConfigRevision.connection_id == connection_id,
+                ConfigRevision.revision < revision,
+            )
+            .order_by(ConfigRevision.revision.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+    else:
+        older = _revision(session, connection_id, against)
+
+    def text(rev: ConfigRevision | None, changed: Sequence[str] = ()) -> list[str]:
+        if rev is None:
+            return []
+        doc = copy.deepcopy(rev.config)
+        for name in rev.secrets_set:
+            _set(doc, name, f"{MASK} (changed)" if name in changed else MASK)
+        return yaml.safe_dump(doc, sort_keys=True).splitlines()
+
+    def label(rev: ConfigRevision | None) -> str:
+        if rev is None:
+            return f"{connection_id} (nothing before)"
+        when = f"{rev.applied_at:%Y-%m-%d %H:%M:%S} UTC"
+        return f"{connection_id} revision {rev.revision} ({rev.actor}, {when})"
+
+    return list(
+        difflib.unified_diff(
+            text(older),
+            text(newer, newer.secrets_changed),
+            label(older),
+            label(newer),
+            lineterm="",
+        )
+    )
+
+
+def _revision(session: Session, connection_id: str, revision: int) -> ConfigRevision:
+    row = session.execute(
+        select(ConfigRevision).where(
+            ConfigRevision.connection_id == connection_id, ConfigRevision.revision == revision
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise UnknownRevision(f"connection {connection_id} has no recorded revision {revision}")
+    return row
 
 
 def _stored_secrets(session: Session, box: SecretBox, connection_id: Any) -> dict[str, Secret]:

@@ -16,8 +16,9 @@ from celery import Task
 from celery.exceptions import Retry
 from sqlalchemy import func, select
 
+from clients import exchange as http_exchange
 from clients.errors import RetryableError
-from store import dead_letters
+from store import dead_letters, exchanges
 from store.models import Attempt, utcnow
 from workers import runtime
 from workers.celery_app import TASK_QUEUES, app
@@ -56,6 +57,7 @@ class SpoccTask(Task):
         if task_id is None or self.request.is_eager:
             return super().__call__(*args, **kwargs)
         started = utcnow()
+        http_exchange.clear()  # what an earlier task in this process called is not ours
         connection_id = self.connection_of(args, kwargs)
         with runtime.db() as session:
             lost = session.execute(
@@ -95,6 +97,8 @@ class SpoccTask(Task):
     ) -> None:
         with runtime.db() as session:
             dead_letters.finish_attempt(session, attempt_id, outcome, started, error)
+            if outcome != "success":
+                _keep_exchange(session, attempt_id=attempt_id)
 
     def on_failure(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
@@ -118,6 +122,7 @@ class SpoccTask(Task):
                 last_error=_describe(exc, with_trace=True),
                 attempts=(self.request.retries or 0) + 1,
             )
+            _keep_exchange(session, dead_letter_id=letter.id)
             self.on_dead_letter(session, letter.id, args, kwargs, exc)
 
     def on_dead_letter(
@@ -129,6 +134,13 @@ class SpoccTask(Task):
         exc: BaseException,
     ) -> None:
         """Domain hook: e.g. mark the delivery dead and set the order's failure status."""
+
+
+def _keep_exchange(session: Any, **owner: int) -> None:
+    """The last HTTP exchange of this execution, scrubbed, on the failed attempt or letter."""
+    last = http_exchange.last()
+    if last is not None:
+        exchanges.record(session, last.stored(), **owner)
 
 
 def _describe(exc: BaseException, with_trace: bool = False) -> str:

@@ -38,3 +38,15 @@ def flaky(self: Any, token: str, fail_times: int) -> None:
             f"sandbox said 503 (run {n})", api="test", method="POST", path="/x", status=503
         )
     client.set(f"test:flaky:{token}:done", "1")
+
+
+@spocc_task("spocc.test.channel_stores", queue="default", max_retries=0)
+def channel_stores(self: Any, connection_id: str) -> int:
+    """One real SPoCC call through the connector's client (the sandbox may be told to fail)."""
+    import clients
+
+    spocc = clients.build_spocc(runtime.connection(connection_id), runtime.redis_client())
+    try:
+        return len(list(spocc.channel_stores()))
+    finally:
+        spocc.close()
