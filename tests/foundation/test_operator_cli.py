@@ -8,8 +8,10 @@ import uuid
 import pytest
 import requests
 import yaml
+from click.testing import CliRunner, Result
 from sqlalchemy import select
 
+from cli.main import cli
 from store.db import session_scope
 from store.models import DeadLetter
 from store.operator_models import HttpExchange
@@ -22,6 +24,11 @@ pytestmark = pytest.mark.slow
 PERSON = "Erika Canary-Person"
 EMAIL = "erika.canary@example.org"
 PHONE = "+49 170 5550199"
+
+
+def _cli(*args: str) -> Result:
+    """In-process (the commands without a worker need no process of their own)."""
+    return CliRunner().invoke(cli, list(args))
 
 
 def _letters(url: str, task_id: str) -> list[DeadLetter]:
@@ -90,7 +97,7 @@ def test_a_failed_call_keeps_its_last_http_exchange_scrubbed_and_its_group_repla
     assert "SPoCC fixed its answer" in trail.stdout
 
 
-def test_dlq_discard_and_resolve_from_the_cli_need_a_reason(spocc_env):
+def test_dlq_discard_and_resolve_from_the_cli_need_a_reason(spocc_env, monkeypatch):
     from store import dead_letters
 
     with session_scope(spocc_env.database_url) as s:
@@ -98,40 +105,40 @@ def test_dlq_discard_and_resolve_from_the_cli_need_a_reason(spocc_env):
             s, task_name="spocc.test.cli", task_id=str(uuid.uuid4()), queue="default",
             connection_id=None, args=[], kwargs={}, last_error="TypeError: x", attempts=1,
         ).id for _ in range(2)]
-    refused = spocc(spocc_env.env, "dlq", "discard", str(ids[0]))
-    assert refused.returncode == 2 and "--reason" in refused.stderr
-    env = {**spocc_env.env, "USER": "erin"}
-    done = spocc(env, "dlq", "discard", str(ids[0]), "--reason", "not wanted")
-    assert done.returncode == 0, done.stderr
-    done = spocc(env, "dlq", "resolve", str(ids[1]), "--reason", "fixed by hand")
-    assert done.returncode == 0, done.stderr
-    again = spocc(env, "dlq", "resolve", str(ids[1]), "--reason", "twice")
-    assert again.returncode == 1 and "is resolved" in again.stderr
-    shown = spocc(env, "dlq", "show", str(ids[1]))
+    refused = _cli("dlq", "discard", str(ids[0]))
+    assert refused.exit_code == 2 and "--reason" in refused.stderr
+    monkeypatch.setenv("USER", "erin")
+    done = _cli("dlq", "discard", str(ids[0]), "--reason", "not wanted")
+    assert done.exit_code == 0, done.stderr
+    done = _cli("dlq", "resolve", str(ids[1]), "--reason", "fixed by hand")
+    assert done.exit_code == 0, done.stderr
+    again = _cli("dlq", "resolve", str(ids[1]), "--reason", "twice")
+    assert again.exit_code == 1 and "is resolved" in again.stderr
+    shown = _cli("dlq", "show", str(ids[1]))
     assert "erin dead_letter.resolve: fixed by hand" in shown.stdout
-    listed = spocc(env, "dlq", "list", "--status", "discarded", "--connection", "-",
+    listed = _cli("dlq", "list", "--status", "discarded", "--connection", "-",
                    "--task", "spocc.test.cli")
-    assert str(ids[0]) in listed.stdout and str(ids[1]) not in listed.stdout
+    assert f"│ {ids[0]} " in listed.stdout and f"│ {ids[1]} " not in listed.stdout
 
 
-def test_config_history_and_diff_from_the_cli(spocc_env, tmp_path):
+def test_config_history_and_diff_from_the_cli(spocc_env, tmp_path, monkeypatch):
     conn_id = f"hist-{uuid.uuid4().hex[:6]}"
     path = tmp_path / "c.yaml"
     doc = connection_document(conn_id, "http://127.0.0.1:1", "http://127.0.0.1:2")
     path.write_text(yaml.safe_dump(doc))
-    env = {**spocc_env.env, "USER": "frank"}
-    assert spocc(env, "config", "apply", str(path)).returncode == 0
+    monkeypatch.setenv("USER", "frank")
+    assert _cli("config", "apply", str(path)).exit_code == 0
     doc["connections"][0]["spocc"]["transaction_api_key"] = "new-secret-" + uuid.uuid4().hex
     doc["connections"][0]["name"] = "renamed"
     path.write_text(yaml.safe_dump(doc))
-    applied = spocc(env, "config", "apply", str(path), "--actor", "grace")
-    assert applied.returncode == 0, applied.stderr
-    history = spocc(env, "config", "history", "--connection", conn_id)
+    applied = _cli("config", "apply", str(path), "--actor", "grace")
+    assert applied.exit_code == 0, applied.stderr
+    history = _cli("config", "history", "--connection", conn_id)
     assert "grace" in history.stdout and "frank" in history.stdout
     assert "spocc.transaction_api_key" in history.stdout
-    diff = spocc(env, "config", "diff", "2", "--connection", conn_id)
-    assert diff.returncode == 0, diff.stderr
+    diff = _cli("config", "diff", "2", "--connection", conn_id)
+    assert diff.exit_code == 0, diff.stderr
     assert "+name: renamed" in diff.stdout and "******** (changed)" in diff.stdout
     assert doc["connections"][0]["spocc"]["transaction_api_key"] not in diff.stdout
-    missing = spocc(env, "config", "diff", "7", "--connection", conn_id)
-    assert missing.returncode == 1 and "no recorded revision 7" in missing.stderr
+    missing = _cli("config", "diff", "7", "--connection", conn_id)
+    assert missing.exit_code == 1 and "no recorded revision 7" in missing.stderr
