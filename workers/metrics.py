@@ -95,6 +95,8 @@ def _dead_letters(session: Session, now: datetime) -> Iterator[GaugeMetricFamily
 def _processes(session: Session, now: datetime) -> Iterator[GaugeMetricFamily]:
     """Per connection and scheduled process: its interval, the age of its last success (of
     its oldest run while it never succeeded) and its runs in progress."""
+    from tasks.catalogue.runs import last_success  # the one definition of "last success"
+
     interval = _gauge("spocc_process_interval_seconds",
                       "Interval of each scheduled (enabled, not paused) process.",
                       "connection", "process")
@@ -102,10 +104,6 @@ def _processes(session: Session, now: datetime) -> Iterator[GaugeMetricFamily]:
                  "Seconds since the process last succeeded (since its first run if never).",
                  "connection", "process")
     running = _gauge("spocc_sync_runs_running", "Sync runs in progress.", "connection", "process")
-    last = {(c, p): t for c, p, t in session.execute(
-        select(SyncRun.connection_id, SyncRun.process, func.max(SyncRun.finished_at))
-        .where(SyncRun.status == "succeeded").group_by(SyncRun.connection_id, SyncRun.process)
-    ).all()}
     first = {(c, p): t for c, p, t in session.execute(
         select(SyncRun.connection_id, SyncRun.process, func.min(SyncRun.started_at))
         .group_by(SyncRun.connection_id, SyncRun.process)
@@ -126,7 +124,11 @@ def _processes(session: Session, now: datetime) -> Iterator[GaugeMetricFamily]:
             if not setting.enabled or name in (row.paused_processes or []):
                 continue
             interval.add_metric([row.id, name], float(setting.interval_minutes * 60))
-            since = _age(now, last.get((row.id, name)) or first.get((row.id, name)))
+            # The success `spocc status` shows and a delta starts from: a dry run or a
+            # one-variation run does not make an overdue process look fresh.
+            done = last_success(session, row.id, name)
+            finished = done.finished_at if done is not None else None
+            since = _age(now, finished or first.get((row.id, name)))
             if since is not None:
                 age.add_metric([row.id, name], since)
     yield from (interval, age, running)

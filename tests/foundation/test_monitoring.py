@@ -146,6 +146,10 @@ def test_the_exporter_serves_every_metric_the_rules_and_dashboard_name(
         s.add(SyncRun(connection_id=conn_id, process="stock_delta", slot=uuid.uuid4().hex,
                       status="succeeded", started_at=now - timedelta(minutes=40),
                       finished_at=now - timedelta(minutes=39)))
+        # a dry run since then is no success of the process (as `spocc status` has it)
+        s.add(SyncRun(connection_id=conn_id, process="stock_delta", slot=uuid.uuid4().hex,
+                      status="succeeded", started_at=now - timedelta(minutes=2),
+                      finished_at=now - timedelta(minutes=1), options={"dry_run": True}))
         s.add(EventDelivery(connection_id=conn_id, event_type="order-paid", order_id=77,
                             status="held", payload={}, created_at=now - timedelta(hours=2)))
     worker = worker_factory(queues="default", concurrency=1, name="monitored")
