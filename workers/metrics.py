@@ -56,22 +56,21 @@ def _broker(now: datetime) -> Iterator[GaugeMetricFamily]:
 
 
 def _deliveries(session: Session, now: datetime) -> Iterator[GaugeMetricFamily]:
-    counts = _gauge("spocc_event_deliveries_unfinished", "Order events not done yet, by status.",
+    """Pending (incl. failed, retrying), held and running order events per connection, with
+    the age of the oldest of each: `tasks/orders/health.py`, as `spocc status` counts them."""
+    from tasks.orders import health
+
+    counts = _gauge("spocc_event_deliveries_unfinished",
+                    "Order events not done yet: pending (incl. retrying), held, running.",
                     "connection", "status")
     oldest = _gauge("spocc_event_deliveries_oldest_age_seconds",
-                    "Age of the oldest unfinished order event, by status (pending, held, ...).",
+                    "Age of the oldest pending, held or running order event.",
                     "connection", "status")
-    rows = session.execute(
-        select(EventDelivery.connection_id, EventDelivery.status, func.count(),
-               func.min(EventDelivery.created_at))
-        .where(EventDelivery.status.not_in(("done", "refused", "blocked")))
-        .group_by(EventDelivery.connection_id, EventDelivery.status)
-    ).all()
-    for connection, status, n, first in rows:
-        counts.add_metric([connection, status], float(n))
-        age = _age(now, first)
-        if age is not None:
-            oldest.add_metric([connection, status], age)
+    for connection, buckets in sorted(health.deliveries(now=now).items()):
+        for status, bucket in buckets.items():
+            counts.add_metric([connection, status], float(bucket.count))
+            if bucket.oldest_seconds is not None:
+                oldest.add_metric([connection, status], bucket.oldest_seconds)
     yield from (counts, oldest)
 
 
