@@ -1,18 +1,21 @@
 """`spocc up`: the whole system in one terminal, on embedded defaults unless configured.
 
 Each part is its own process (exactly the command an operator would run alone), so what
-`up` shows working is what production runs. Ctrl-C stops them in reverse order, warm.
+`up` shows working is what production runs. The parts are listed in cli/services.py
+(UP_PARTS) and kept running by cli/supervisor.py; Ctrl-C or SIGTERM stops them in reverse
+order, warm, and the embedded Redis last.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
-import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 from uuid import uuid4
 
 import click
@@ -21,24 +24,14 @@ import yaml
 from rich.table import Table
 from sqlalchemy import select
 
-from cli.console import fail, out
+from cli.console import err, fail, out
+from cli.services import UP_PARTS, UpPart, make_flower_credentials
+from cli.supervisor import CannotStart, Supervised, Supervisor, port_in_use
 from store import config_store, migrate
 from store.models import Attempt
 from workers import runtime
 
 DEMO_FILE = Path(__file__).with_name("demo_connection.yaml")
-
-
-@dataclass
-class Part:
-    name: str
-    argv: list[str]
-    where: str
-    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-
-
-def _spocc(*args: str) -> list[str]:
-    return [sys.executable, "-m", "cli", *args]
 
 
 def demo_document(plenty_port: int, spocc_port: int) -> dict[str, object]:
@@ -49,35 +42,19 @@ def demo_document(plenty_port: int, spocc_port: int) -> dict[str, object]:
     return dict(doc)
 
 
-def _sandbox_parts(plenty_port: int, spocc_port: int, variations: int) -> list[Part]:
-    parts = []
-    for name, port in (("plentyone", plenty_port), ("spocc", spocc_port)):
-        module = f"sandboxes.{name}"
-        if (Path(__file__).parent.parent / "sandboxes" / name / "__main__.py").exists():
-            parts.append(
-                Part(
-                    f"{name} sandbox",
-                    [
-                        sys.executable,
-                        "-m",
-                        module,
-                        "--port",
-                        str(port),
-                        "--variations",
-                        str(variations),
-                    ],
-                    f"http://127.0.0.1:{port}",
-                )
-            )
-    return parts
+def _port_options(command: Callable[..., None]) -> Callable[..., None]:
+    """`--<part>-port` for each part of UP_PARTS that listens on a port."""
+    for part in reversed(UP_PARTS):
+        if part.port is not None:
+            command = click.option(
+                f"--{part.port}", type=int, default=part.default_port, show_default=True,
+                help=f"Port of the {part.name}.",
+            )(command)
+    return command
 
 
 @click.command()
-@click.option("--webhook-port", default=8000, show_default=True)
-@click.option("--flower-port", default=5555, show_default=True)
-@click.option("--metrics-port", default=9808, show_default=True)
-@click.option("--plentyone-port", default=8081, show_default=True)
-@click.option("--spocc-port", default=8082, show_default=True)
+@_port_options
 @click.option("--variations", default=16000, show_default=True, help="Sandbox catalogue size.")
 @click.option("--no-sandboxes", is_flag=True, help="Do not start the test-mode sandboxes.")
 @click.option("--concurrency", default=2, show_default=True, help="Processes per worker.")
@@ -89,19 +66,38 @@ def _sandbox_parts(plenty_port: int, spocc_port: int, variations: int) -> list[P
     help="Stop after N seconds (used by the tests).",
 )
 def up(
-    webhook_port: int,
-    flower_port: int,
-    metrics_port: int,
-    plentyone_port: int,
-    spocc_port: int,
     variations: int,
     no_sandboxes: bool,
     concurrency: int,
     exit_after: float | None,
+    **ports: int,
 ) -> None:
-    """Start worker(s), beat, Flower, the metrics exporter, the webhook receiver and (test
-    mode) the sandboxes."""
+    """Start and supervise the workers, beat, Flower, the webhook receiver and (test mode)
+    the sandboxes; Ctrl-C or SIGTERM stops them all."""
     s = runtime.settings()
+    guard = _only_up(s.data_dir)
+    migrate.upgrade(s.database_url)
+    with runtime.db() as session:
+        if not config_store.connection_ids(session):
+            config_store.apply(
+                session,
+                runtime.secret_box(),
+                demo_document(ports["plentyone_port"], ports["spocc_port"]),
+            )
+            out.print(
+                "no connection configured: applied the demo connection [bold]demo[/] "
+                "(test mode, against the sandboxes)"
+            )
+        test_mode = any(
+            config_store.load(session, runtime.secret_box(), cid).test_mode
+            for cid in config_store.connection_ids(session)
+        )
+    sandboxes = test_mode and not no_sandboxes
+    chosen = [p for p in UP_PARTS if sandboxes or not p.test_mode]
+    _ports_free(chosen, ports)
+    if any(p.name == "flower" for p in chosen) and not os.environ.get("SPOCC_FLOWER_AUTH"):
+        make_flower_credentials()  # made now, so its place can be shown
+
     embedded = None
     if s.embedded:
         from workers.embedded import EmbeddedRedis
@@ -113,106 +109,102 @@ def up(
         runtime.reset()
     os.environ["SPOCC_DATA_DIR"] = str(s.data_dir)
 
-    migrate.upgrade(s.database_url)
-    with runtime.db() as session:
-        if not config_store.connection_ids(session):
-            config_store.apply(
-                session, runtime.secret_box(), demo_document(plentyone_port, spocc_port)
-            )
-            out.print(
-                "no connection configured: applied the demo connection [bold]demo[/] "
-                "(test mode, against the sandboxes)"
-            )
-        test_mode = any(
-            config_store.load(session, runtime.secret_box(), cid).test_mode
-            for cid in config_store.connection_ids(session)
-        )
-
-    parts: list[Part] = []
-    if test_mode and not no_sandboxes:
-        parts += _sandbox_parts(plentyone_port, spocc_port, variations)
-    parts += [
-        Part(
-            "worker orders",
-            _spocc("worker", "-Q", "orders", "-c", str(concurrency), "-n", "orders@%h"),
-            "queue orders",
-        ),
-        Part(
-            "worker catalogue",
-            _spocc(
-                "worker", "-Q", "catalogue,default", "-c", str(concurrency), "-n", "catalogue@%h"
-            ),
-            "queues catalogue, default",
-        ),
-        Part("beat", _spocc("beat"), "RedBeat lock in Redis"),
-        Part(
-            "flower",
-            _spocc("flower", "--port", str(flower_port)),
-            f"http://127.0.0.1:{flower_port} (login in {s.data_dir / 'flower.auth'})",
-        ),
-        Part(
-            "metrics exporter",
-            _spocc("exporter", "--port", str(metrics_port)),
-            f"http://127.0.0.1:{metrics_port}/metrics (Prometheus)",
-        ),
-    ]
-    if (Path(__file__).parent.parent / "receiver" / "app.py").exists():
-        parts.append(
-            Part(
-                "webhook receiver",
-                _spocc("webhooks", "--port", str(webhook_port)),
-                f"http://127.0.0.1:{webhook_port}/hooks/<connection>/<event>",
-            )
-        )
-
-    stopping = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    receiver_url = f"http://127.0.0.1:{ports['webhook_port']}"
+    fill = {"concurrency": concurrency, "variations": variations, "data_dir": s.data_dir}
+    parts = [_supervised(p, fill, ports, s.task_soft_time_limit) for p in chosen]
+    for part in parts:
+        if part.name == "plentyone sandbox":
+            # A restarted sandbox starts empty: it needs its event procedures again.
+            part.on_up = lambda: _wire_sandbox_events(receiver_url)
+    supervisor = Supervisor(parts)
+    signal.signal(signal.SIGINT, supervisor.request_stop)
+    signal.signal(signal.SIGTERM, supervisor.request_stop)
+    code = 0
     try:
-        for part in parts:
-            part.proc = subprocess.Popen(part.argv, start_new_session=True)
-            if part.name.endswith("sandbox"):
-                _wait_http(f"{part.where}/__admin/info", part)
-        _show(parts, s.database_url, embedded.broker_url if embedded else s.broker_url or "")
-        receiver = next((p for p in parts if p.name == "webhook receiver"), None)
-        if receiver is not None:
-            _wait_http(f"http://127.0.0.1:{webhook_port}/healthz", receiver)
-            if test_mode and not no_sandboxes:
-                _wire_sandbox_events(f"http://127.0.0.1:{webhook_port}")
-        _demo_task(parts, flower_port)
-        started = time.monotonic()
-        while not stopping:
-            for part in parts:
-                if part.proc is not None and part.proc.poll() is not None:
-                    out.print(f"[red]{part.name} exited with {part.proc.returncode}[/]")
-                    stopping = True
-            if exit_after is not None and time.monotonic() - started > exit_after:
-                break
-            time.sleep(0.5)
+        supervisor.start_all()
+        if not supervisor.stopping:
+            _show(parts, s.database_url, embedded.broker_url if embedded else s.broker_url or "")
+            if sandboxes:
+                _wire_sandbox_events(receiver_url)
+            _demo_task(ports.get("flower_port"))
+            started = time.monotonic()
+
+            def done() -> bool:
+                if embedded is not None and not embedded.running():
+                    out.print("[red]the embedded Redis exited[/]; starting it again")
+                    embedded.start()
+                return exit_after is not None and time.monotonic() - started > exit_after
+
+            supervisor.watch(until=done)
+    except CannotStart as exc:
+        err.print(f"[bold red]error:[/] {exc}: see its output above; stopping everything")
+        code = 1
     finally:
-        out.print("stopping…")
-        _shutdown(parts)
+        out.print("stopping… (Ctrl-C again to stop at once)")
+        supervisor.stop_all()
         if embedded is not None:
             embedded.stop()
+        guard.close()
         out.print("stopped")
+    if code:
+        raise click.exceptions.Exit(code)
 
 
-def _wait_http(url: str, part: Part, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if part.proc is not None and part.proc.poll() is not None:
-            fail(f"{part.name} exited with {part.proc.returncode}")
-        try:
-            requests.get(url, timeout=2)
-            return
-        except requests.RequestException:
-            time.sleep(0.2)
-    fail(f"{part.name} did not answer at {url} within {timeout:.0f} s")
+def _supervised(
+    part: UpPart, fill: dict[str, object], ports: dict[str, int], soft_limit: int
+) -> Supervised:
+    values = dict(fill)
+    port = ports[part.port.replace("-", "_")] if part.port else None
+    values["port"] = port
+    args = [a.format(**values) for a in part.args]
+    argv = [sys.executable, "-m", part.module or "cli", *args]
+    return Supervised(
+        name=part.name,
+        argv=argv,
+        where=_where(part, values),
+        ready_url=f"http://127.0.0.1:{port}{part.ready}" if part.ready and port else None,
+        # A worker's warm shutdown waits for its task, which ends by its soft time limit.
+        grace=part.grace if part.grace is not None else soft_limit + 30.0,
+    )
+
+
+def _where(part: UpPart, values: dict[str, object]) -> str:
+    where = part.where.format(**values)
+    if part.name == "flower" and os.environ.get("SPOCC_FLOWER_AUTH"):
+        where = where.split(" (login")[0] + " (login: SPOCC_FLOWER_AUTH)"
+    return where
+
+
+def _only_up(data_dir: Path) -> TextIO:
+    """Hold `up.lock` in the data directory: a second `spocc up` on it stops here."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "up.lock"
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        pid = handle.read().strip() or "?"
+        fail(f"`spocc up` is already running on {data_dir} (pid {pid}); stop it first "
+             "(Ctrl-C in its terminal), or give this one another SPOCC_DATA_DIR")
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def _ports_free(parts: list[UpPart], ports: dict[str, int]) -> None:
+    """Every port a part needs is free, before anything starts."""
+    taken = [
+        (p, ports[p.port.replace("-", "_")])
+        for p in parts
+        if p.port is not None and port_in_use(ports[p.port.replace("-", "_")])
+    ]
+    if taken:
+        fail("; ".join(f"port {n} of the {p.name} is in use" for p, n in taken)
+             + ": stop what listens there, or choose another with "
+             + ", ".join(f"--{p.port}" for p, _ in taken) + ". Nothing was started.")
 
 
 def _wire_sandbox_events(receiver_url: str) -> None:
@@ -235,18 +227,18 @@ def _wire_sandbox_events(receiver_url: str) -> None:
                   "(try `spocc demo order`)")
 
 
-def _show(parts: list[Part], database_url: str, broker: str) -> None:
+def _show(parts: list[Supervised], database_url: str, broker: str) -> None:
     from sqlalchemy.engine import make_url
 
     table = Table("part", "pid", "where", title="spocc up")
     for p in parts:
-        table.add_row(p.name, str(p.proc.pid if p.proc else "-"), p.where)
+        table.add_row(p.name, str(p.pid or "-"), p.where)
     table.add_row("database", "-", make_url(database_url).render_as_string(hide_password=True))
     table.add_row("broker", "-", broker.split("@")[-1])
     out.print(table)
 
 
-def _demo_task(parts: list[Part], flower_port: int, timeout: float = 60.0) -> None:
+def _demo_task(flower_port: int | None, timeout: float = 60.0) -> None:
     """Send one task through a real worker and wait until its attempt row says success."""
     from tasks.maintenance.demo import ping
 
@@ -254,8 +246,6 @@ def _demo_task(parts: list[Part], flower_port: int, timeout: float = 60.0) -> No
     ping.apply_async(kwargs={"note": "spocc up"}, task_id=task_id)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(p.proc is not None and p.proc.poll() is not None for p in parts):
-            return
         with runtime.db() as session:
             done = (
                 session.execute(select(Attempt.outcome).where(Attempt.task_id == task_id))
@@ -267,24 +257,6 @@ def _demo_task(parts: list[Part], flower_port: int, timeout: float = 60.0) -> No
             break
         time.sleep(0.3)
     else:
-        fail("the demo task did not run within 60 s: see the worker output above")
-    try:
-        requests.get(f"http://127.0.0.1:{flower_port}/healthcheck", timeout=5)
+        out.print("[yellow]the demo task did not run within 60 s: see the worker output[/]")
+    if flower_port is not None:
         out.print(f"[green]Flower is up[/] at http://127.0.0.1:{flower_port}")
-    except requests.RequestException:
-        out.print("[yellow]Flower is not answering yet[/]")
-
-
-def _shutdown(parts: list[Part], timeout: float = 20.0) -> None:
-    for part in reversed(parts):
-        if part.proc is not None and part.proc.poll() is None:
-            os.killpg(part.proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    for part in reversed(parts):
-        if part.proc is None:
-            continue
-        try:
-            part.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            os.killpg(part.proc.pid, signal.SIGKILL)
-            part.proc.wait()

