@@ -5,8 +5,9 @@
 - A part that exits before it was ever up (its port taken, a bad setting) cannot start at
   all: the supervisor stops everything and `up` exits non-zero, instead of looping.
 - Each part runs in a session of its own, so the terminal's Ctrl-C reaches only `up`, which
-  stops the parts in reverse order with SIGTERM (a worker's warm shutdown finishes its task,
-  or leaves it unacknowledged to be resent) and kills what outlives its grace.
+  stops the parts with SIGTERM, the sandboxes after what calls them (a worker's warm
+  shutdown finishes its task, or leaves it unacknowledged to be resent), and kills what
+  outlives its grace.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Supervised:
     where: str
     ready_url: str | None = None
     grace: float = 15.0
+    layer: int = 1  # stopped after every higher layer; the sandboxes are 0
     on_up: Callable[[], None] | None = None  # after each restart, once it is up again
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     started_at: float = 0.0
@@ -158,16 +160,22 @@ class Supervisor:
         part.restart_at = now + delay
 
     def stop_all(self) -> None:
-        """In reverse order, each: SIGTERM, wait within its grace, then kill what is left."""
-        for part in reversed(self.parts):
-            if part.proc is None:
-                continue
-            part.terminate()
-            deadline = time.monotonic() + part.grace
-            while part.proc.poll() is None and time.monotonic() < deadline and not self.hurry:
+        """Stop by layer, the last started first (the sandboxes, layer 0, after what calls
+        them); within a layer all at once: SIGTERM, wait within each one's grace, then
+        kill what is left."""
+        for layer in sorted({p.layer for p in self.parts}, reverse=True):
+            parts = [p for p in reversed(self.parts) if p.layer == layer and p.proc is not None]
+            for part in parts:
+                part.terminate()
+            deadlines = {part.name: time.monotonic() + part.grace for part in parts}
+            while not self.hurry and any(
+                p.alive() and time.monotonic() < deadlines[p.name] for p in parts
+            ):
                 time.sleep(0.1)
-            if part.proc.poll() is None:
-                out.print(f"[yellow]{part.name} did not stop within {part.grace:.0f} s: "
-                          "killed (a task it ran is unacknowledged and is sent again)[/]")
-            part.kill_group()
-            part.proc.wait()
+            for part in parts:
+                if part.alive():
+                    out.print(f"[yellow]{part.name} did not stop within {part.grace:.0f} s: "
+                              "killed (a task it ran is unacknowledged and is sent again)[/]")
+                part.kill_group()
+                if part.proc is not None:
+                    part.proc.wait()

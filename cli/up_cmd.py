@@ -165,6 +165,7 @@ def _supervised(
         ready_url=f"http://127.0.0.1:{port}{part.ready}" if part.ready and port else None,
         # A worker's warm shutdown waits for its task, which ends by its soft time limit.
         grace=part.grace if part.grace is not None else soft_limit + 30.0,
+        layer=0 if part.test_mode else 1,
     )
 
 

@@ -25,8 +25,6 @@ def up_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPOCC_")}
     env["SPOCC_DATA_DIR"] = str(tmp_path / "var")
     env["SPOCC_EXTRA_TASK_MODULES"] = "tests.support.tasks"
-    env["SPOCC_TASK_SOFT_TIME_LIMIT"] = "20"
-    env["SPOCC_TASK_TIME_LIMIT"] = "30"
     return env
 
 
