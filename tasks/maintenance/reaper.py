@@ -6,9 +6,11 @@
 | attempts | 30 days | `SPOCC_RETAIN_ATTEMPTS_DAYS` |
 | dead_letters, resolved or discarded | 30 days after that | `SPOCC_RETAIN_DEAD_LETTERS_DAYS` |
 | event_deliveries, finished | 180 days after their last change | `SPOCC_RETAIN_ORDERS_DAYS` |
+| order_writebacks, written | 180 days after their last change | `SPOCC_RETAIN_ORDERS_DAYS` |
 | sync_runs + sync_units, closed | 90 days from their start | `SPOCC_RETAIN_SYNC_RUNS_DAYS` |
 
-(`order_states` go with the order sweeper, `tasks/orders/sweep.py`, after the orders' days.)
+(`order_states` and `spocc_requests` go with the order sweeper, `tasks/orders/sweep.py`. A
+write-back row is made again by the next outcome of its order, should one ever come.)
 
 Unfinished work is never reaped, however old: a delivery still pending, running, held or
 failing; a run still running and its units; a delivery or run that an unresolved dead letter
@@ -32,6 +34,8 @@ from store import dead_letters, idempotency
 from store.catalogue_models import SyncUnit
 from store.db import session_scope
 from store.models import DeadLetter, EventDelivery, SyncRun, utcnow
+from store.order_models import DONE as WRITTEN
+from store.order_models import OrderWriteback
 from tasks.catalogue.runs import CLOSED_OK, OPEN_RUN, last_success
 from workers import runtime
 from workers.settings import Retention
@@ -108,6 +112,11 @@ def _delete_deliveries(session: Session, ids: list[int]) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def _delete_writebacks(session: Session, ids: list[int]) -> int:
+    result = session.execute(delete(OrderWriteback).where(OrderWriteback.id.in_(ids)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def _delete_runs(session: Session, ids: list[int]) -> int:
     # Units first: the foreign key cascades on both databases, but saying it keeps the
     # batch's cost visible (a full run has a hundred units or more).
@@ -137,6 +146,12 @@ def reap_tables(url: str, retention: Retention, now: datetime | None = None,
                EventDelivery.id.not_in(pinned_deliveries))
         .order_by(EventDelivery.id)
     )
+    writebacks = (
+        select(OrderWriteback.id)
+        .where(OrderWriteback.state == WRITTEN,
+               OrderWriteback.updated_at < now - timedelta(seconds=retention.order_state_seconds))
+        .order_by(OrderWriteback.id)
+    )
     runs = (
         select(SyncRun.id)
         .where(SyncRun.status.not_in(OPEN_RUN),
@@ -148,6 +163,7 @@ def reap_tables(url: str, retention: Retention, now: datetime | None = None,
         "idempotency_keys": keys,
         "attempts_and_dead_letters": rows,
         "event_deliveries": _reap(url, deliveries, _delete_deliveries, deadline),
+        "order_writebacks": _reap(url, writebacks, _delete_writebacks, deadline),
         "sync_runs": _reap(url, runs, _delete_runs, deadline),
     }
 

@@ -173,3 +173,28 @@ def test_a_backlog_larger_than_a_batch_is_reaped_in_one_pass(any_db_url, monkeyp
             _delivery(s, conn, "done", timedelta(days=200), n)
     removed = reaper.reap_tables(any_db_url, Retention())
     assert removed["event_deliveries"] == 30
+
+
+def test_written_back_statuses_go_after_the_orders_days_pending_and_dead_stay(any_db_url):
+    from store.order_models import OrderWriteback
+    from tasks.maintenance.reaper import reap_tables
+
+    conn = f"ret-{uuid.uuid4().hex[:8]}"
+    days = Retention(order_state_seconds=10 * DAY)
+    ids: dict[str, int] = {}
+    with session_scope(any_db_url) as s:
+        for n, (name, state, age) in enumerate((("old done", "done", 11), ("new done", "done", 9),
+                                                ("old pending", "pending", 40),
+                                                ("old dead", "dead", 40))):
+            when = utcnow() - timedelta(days=age)
+            row = OrderWriteback(connection_id=conn, plenty_order_id=n, state=state,
+                                 created_at=when, updated_at=when)
+            s.add(row)
+            s.flush()
+            ids[name] = row.id
+    removed = reap_tables(any_db_url, days)
+    with session_scope(any_db_url) as s:
+        left = set(s.execute(select(OrderWriteback.id).where(
+            OrderWriteback.connection_id == conn)).scalars())
+    assert left == {ids["new done"], ids["old pending"], ids["old dead"]}
+    assert removed["order_writebacks"] == 1
