@@ -126,7 +126,15 @@ def reap(session: Session, resolved_older_than: timedelta, attempts_older_than: 
             DeadLetter.resolved_at < now - resolved_older_than,
         )
     ).rowcount  # type: ignore[attr-defined]
+    unresolved = DeadLetter.status.in_(("open", "replayed"))
     n += session.execute(
-        delete(Attempt).where(Attempt.started_at < now - attempts_older_than)
+        delete(Attempt).where(
+            Attempt.started_at < now - attempts_older_than,
+            # a letter an operator has still to decide on keeps its attempts (and their HTTP
+            # exchanges, which go with them)
+            Attempt.task_id.not_in(select(DeadLetter.task_id).where(unresolved)),
+            Attempt.task_id.not_in(select(DeadLetter.replay_task_id).where(
+                unresolved, DeadLetter.replay_task_id.is_not(None))),
+        )
     ).rowcount  # type: ignore[attr-defined]
     return int(n or 0)

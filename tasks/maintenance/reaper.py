@@ -3,7 +3,7 @@
 | table | kept | setting |
 |---|---|---|
 | idempotency_keys | until `expires_at` (96 h) | — |
-| attempts | 30 days | `SPOCC_RETAIN_ATTEMPTS_DAYS` |
+| attempts, http_exchanges | 30 days, but an open letter's stay | `SPOCC_RETAIN_ATTEMPTS_DAYS` |
 | dead_letters, resolved or discarded | 30 days after that | `SPOCC_RETAIN_DEAD_LETTERS_DAYS` |
 | event_deliveries, finished | 180 days after their last change | `SPOCC_RETAIN_ORDERS_DAYS` |
 | order_writebacks, written | 180 days after their last change | `SPOCC_RETAIN_ORDERS_DAYS` |

@@ -198,3 +198,32 @@ def test_written_back_statuses_go_after_the_orders_days_pending_and_dead_stay(an
             OrderWriteback.connection_id == conn)).scalars())
     assert left == {ids["new done"], ids["old pending"], ids["old dead"]}
     assert removed["order_writebacks"] == 1
+
+
+def test_an_open_dead_letters_attempts_stay_however_old(any_db_url):
+    from tasks.maintenance.reaper import reap_tables
+
+    tag = uuid.uuid4().hex
+    old = utcnow() - timedelta(days=40)
+    with session_scope(any_db_url) as s:
+        for suffix in ("open", "replayed", "settled", "none"):
+            s.add(Attempt(task_id=f"{tag}-{suffix}", task_name="t", number=1,
+                          outcome="failure", started_at=old))
+        s.add(Attempt(task_id=f"{tag}-replay", task_name="t", number=1, outcome="failure",
+                      started_at=old))
+        for suffix, status in (("open", "open"), ("replayed", "replayed"),
+                               ("settled", "discarded")):
+            letter = dead_letters.add(s, task_name="t", task_id=f"{tag}-{suffix}",
+                                      queue="default", connection_id=None, args=[], kwargs={},
+                                      last_error="x", attempts=1)
+            letter.status = status
+            if status == "replayed":
+                letter.replay_task_id = f"{tag}-replay"
+            if status == "discarded":
+                letter.resolved_at = utcnow()
+    reap_tables(any_db_url, Retention())
+    with session_scope(any_db_url) as s:
+        left = set(s.execute(select(Attempt.task_id).where(
+            Attempt.task_id.like(f"{tag}%"))).scalars())
+    # What the operator still has to decide on keeps its history (and its HTTP exchanges).
+    assert left == {f"{tag}-open", f"{tag}-replayed", f"{tag}-replay"}
