@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 import yaml
@@ -10,7 +11,7 @@ from rich.syntax import Syntax
 
 from cli.actor import actor_of, actor_option
 from cli.console import err, fail, out
-from schemas.config import ConfigError
+from schemas.config import PROCESSES, ConfigError
 from store import config_store
 from store.secrets import new_key
 from workers import runtime
@@ -60,10 +61,25 @@ def apply(file: Path, dry_run: bool, actor: str | None) -> None:
 
 @config.command()
 def show() -> None:
-    """Print the stored configuration; secrets appear only as a mask."""
+    """Print the stored configuration, keys sorted, each process with its effective interval;
+    secrets appear only as a mask."""
     with runtime.db() as session:
         doc = config_store.show(session)
-    out.print(yaml.safe_dump(doc, sort_keys=False), markup=False)
+    for conn in doc["connections"]:
+        conn["processes"] = effective_processes(conn.get("processes") or {})
+    out.print(yaml.safe_dump(doc, sort_keys=True), markup=False)
+
+
+def effective_processes(given: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every process as it runs: what the file set, else the default (schemas.config)."""
+    shown = {}
+    for name, default in PROCESSES.items():
+        setting = given.get(name) or {}
+        shown[name] = {
+            "enabled": setting.get("enabled", True),
+            "interval_minutes": setting.get("interval_minutes") or default,
+        }
+    return shown
 
 
 @config.command("new-key")

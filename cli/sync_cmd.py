@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import click
+from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import select
 
 from cli.console import fail, out
@@ -73,18 +76,32 @@ def _run_locally(connection_id: str, run_id: int) -> None:
             run_unit(*queue.pop(0), send)
 
 
+class SyncProgress(Progress):
+    """The bar takes the terminal's width, whatever it is; the counts go on a line of their
+    own below it (folded, never cut)."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=None),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+            expand=True,
+        )
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield self.make_tasks_table(self.tasks)
+        for task in self.tasks:
+            yield Text(str(task.fields.get("counts", "")), overflow="fold")
+
+
 def _watch(run_id: int, timeout: float) -> SyncRun:
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[counts]}"),
-        TimeElapsedColumn(),
-    )
     started = time.monotonic()
     deadline = started + timeout
     hinted = False
-    with Progress(*columns, console=out, transient=False) as progress:
+    with SyncProgress(out) as progress:
         bar = progress.add_task("planning", total=None, counts="")
         while True:
             run = _row(run_id)

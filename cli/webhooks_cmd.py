@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
 from cli.services import ensure_broker
+from workers import runtime
 
 # No query string in the access log: `?token=` must never be written (the request line is
 # masked as well, in receiver.redaction).
 ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 
 
+def control_socket(port: int) -> Path:
+    """gunicorn's control socket, in the data directory and named by port: gunicorn's default
+    is one path in $HOME (or $XDG_RUNTIME_DIR) shared by every receiver on the host."""
+    return runtime.settings().data_dir / f"gunicorn-{port}.ctl"
+
+
 def gunicorn_options(host: str, port: int, workers: int, access_log: str | None) -> dict[str, Any]:
+    sock = control_socket(port)
+    sock.parent.mkdir(parents=True, exist_ok=True)
     return {
+        "control_socket": str(sock),
+        # A unix socket path is limited to 107 bytes; past that, no control socket rather
+        # than one in a shared place.
+        "control_socket_disable": len(str(sock).encode()) > 107,
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": "sync",

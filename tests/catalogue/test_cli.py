@@ -64,3 +64,23 @@ def test_pause_and_resume_a_connection_and_a_process(
         assert (row.paused, row.paused_processes) == (False, [])
     bad = runner.invoke(sync_cmd.pause, [conn_id, "--process", "nope"])
     assert bad.exit_code != 0
+
+
+@pytest.mark.parametrize("width", [60, 80, 160])
+def test_the_progress_bar_fits_the_terminal(width: int) -> None:
+    import io
+
+    from rich.console import Console
+
+    screen = io.StringIO()
+    console = Console(file=screen, width=width, force_terminal=True, color_system=None)
+    progress = sync_cmd.SyncProgress(console)
+    bar = progress.add_task("syncing", total=50_000, counts="")
+    counts = ("found 50000, pushed 12345, unchanged 30000, skipped 0, failed 2")
+    progress.update(bar, completed=42_347, counts=counts)
+    console.print(progress.get_renderable())
+    lines = screen.getvalue().splitlines()
+    assert all(len(line) <= width for line in lines), lines
+    assert lines[0].startswith("syncing") and "42347/50000" in lines[0]
+    assert len(lines[0].rstrip()) >= width - 2  # the bar takes the width there is
+    assert counts in " ".join(line.strip() for line in lines[1:])

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.support.processes import ROOT, free_port
+from tests.support.processes import ROOT, SpoccProcess, free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -130,3 +130,15 @@ def test_flower_refuses_to_start_without_a_login(spocc_env, tmp_path):
     assert result.returncode != 0
     assert "SPOCC_FLOWER_AUTH=user:password" in result.stderr, result.stdout + result.stderr
     assert not (tmp_path / "fresh" / "flower.auth").exists()
+
+
+def test_the_receivers_control_socket_is_in_the_data_dir(spocc_env, tmp_path):
+    port = free_port()
+    env = {**spocc_env.env, "SPOCC_DATA_DIR": str(tmp_path / "data")}
+    receiver = SpoccProcess(["webhooks", "--port", str(port), "-w", "1"], env, tmp_path, "hooks")
+    try:
+        receiver.start().wait_for_log("Listening at", timeout=60)
+        wait_until(lambda: (tmp_path / "data" / f"gunicorn-{port}.ctl").exists(), 30,
+                   "the control socket in the data dir")
+    finally:
+        receiver.stop()

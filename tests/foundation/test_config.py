@@ -171,3 +171,33 @@ def test_changed_config_is_read_without_restart(spocc_env, tmp_path: Path):
         diff = config_store.apply(s, box, doc)
     assert any(line.startswith("+") and "interval_minutes: 5" in line for line in diff)
     assert runtime.connection("live").processes["stock_delta"].interval_minutes == 5
+
+
+def test_config_show_is_stable_and_shows_the_effective_intervals(spocc_env, tmp_path: Path):
+    doc = demo_doc()
+    conn = doc["connections"][0]
+    conn["id"] = "intervals"
+    conn["processes"] = {"images": {"interval_minutes": 120}, "attributes": {"enabled": False}}
+    path = tmp_path / "intervals.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    assert spocc(spocc_env.env, "config", "apply", str(path)).returncode == 0
+    first = spocc(spocc_env.env, "config", "show")
+    second = spocc(spocc_env.env, "config", "show")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+
+    def sorted_everywhere(node: object) -> bool:
+        if isinstance(node, dict):
+            return list(node) == sorted(node) and all(map(sorted_everywhere, node.values()))
+        if isinstance(node, list):
+            return all(map(sorted_everywhere, node))
+        return True
+
+    shown = yaml.safe_load(first.stdout)
+    assert sorted_everywhere(shown)
+    processes = next(c for c in shown["connections"] if c["id"] == "intervals")["processes"]
+    assert processes["images"] == {"enabled": True, "interval_minutes": 120}
+    assert processes["attributes"] == {"enabled": False, "interval_minutes": 60}
+    assert processes["stock_delta"] == {"enabled": True, "interval_minutes": 15}
+    assert set(processes) == {"attributes", "item_import", "extended_data", "images",
+                              "stock_full", "stock_delta", "order_status"}
