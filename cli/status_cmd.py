@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import redis
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from cli.console import out
 from cli.services import ensure_broker
 from schemas.config import ConfigError, ConnectionConfig
 from store import config_store, migrate
-from store.models import Connection, DeadLetter
+from store.models import Connection
 from store.secrets import SecretKeyError
 from workers import runtime
-from workers.settings import QUEUES
+
+if TYPE_CHECKING:
+    from tasks.maintenance.health import Health
 
 
 @dataclass
@@ -30,10 +33,6 @@ class Finding:
     warning: bool = False  # ok, but an operator should know (e.g. a store left unmapped)
 
 
-def queue_depths(client: redis.Redis) -> dict[str, int]:
-    return {q: int(client.llen(q)) for q in QUEUES}
-
-
 @click.command()
 @click.option(
     "--connection",
@@ -42,27 +41,67 @@ def queue_depths(client: redis.Redis) -> dict[str, int]:
     help="Only this connection's sync processes (default: every connection's).",
 )
 def status(connection_id: str | None) -> None:
-    """Workers, queues, connections, dead letters, circuits and each sync process."""
-    ensure_broker()
-    from workers.celery_app import app
+    """Workers, queues, beat, dead letters, waiting orders, circuits and each sync process.
 
-    client = runtime.redis_client()
-    table = Table("queue", "waiting")
-    for q, n in queue_depths(client).items():
-        table.add_row(q, str(n))
-    out.print(table)
-    replies = app.control.ping(timeout=1.0) or []
-    out.print(f"workers alive: {', '.join(sorted(k for r in replies for k in r)) or 'none'}")
-    out.print(beat_line())
+    Exits 1 when a person is needed (an open dead letter, beat silent, a queue nobody
+    consumes, a process overdue at twice its interval, an event held past its horizon), 2
+    when the database or Redis cannot be reached.
+    """
+    from tasks.maintenance.health import gather
+
+    try:
+        ensure_broker()
+    except click.exceptions.Exit:
+        pass  # no broker and no embedded one: reported below as Redis unreachable
+    health = gather()
+    for part, why in health.unreachable.items():
+        out.print(f"[bold red]{part} unreachable[/]: {escape(why)}")
+    if "redis" not in health.unreachable:
+        table = Table("queue", "waiting", "consumers")
+        for q, n in health.queues.items():
+            table.add_row(q, str(n), ", ".join(health.consumers.get(q, [])) or "[red]none[/]")
+        out.print(table)
+        out.print(f"workers alive: {', '.join(health.workers) or 'none'}")
+    if "database" in health.unreachable:
+        _exit(health.exit_code)
+    out.print(_beat_line(health))
     with runtime.db() as session:
         conns = session.execute(select(Connection).order_by(Connection.id)).scalars().all()
-        open_dl = dict(
-            session.execute(
-                select(DeadLetter.connection_id, func.count())
-                .where(DeadLetter.status == "open")
-                .group_by(DeadLetter.connection_id)
-            ).all()
-        )
+    _connections(health, conns)
+    _deliveries(health)
+    if "redis" not in health.unreachable:
+        _apis(conns)
+    from tasks.catalogue.control import status_table
+
+    with runtime.db() as session:
+        for c in conns:
+            if connection_id in (None, c.id):
+                out.print(status_table(session, c.id))
+    if health.problems:
+        out.print(f"[bold red]needs a person[/] ({len(health.problems)}):")
+        for p in health.problems:
+            out.print(f"  [red]{p.kind}[/] {escape(p.subject)}: {escape(p.detail)}", soft_wrap=True)
+    elif not health.unreachable:
+        out.print("[green]all well[/]: nothing needs a person")
+    _exit(health.exit_code)
+
+
+def _exit(code: int) -> None:
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+def _beat_line(health: Health) -> str:
+    """Beat's last tick, from its heartbeat in SQL (workers/beat_health.py)."""
+    last, age = health.beat_last_tick, health.beat_age
+    if last is None or age is None:
+        return "beat: [red]never ticked[/]"
+    silent = any(p.kind == "beat" for p in health.problems)
+    return (f"beat: last tick {'[red]' if silent else ''}{age:.0f} s ago{'[/]' if silent else ''} "
+            f"({last:%Y-%m-%d %H:%M:%S} UTC, {escape(health.beat_holder or '?')})")
+
+
+def _connections(health: Health, conns: Sequence[Connection]) -> None:
     ctable = Table("connection", "test mode", "revision", "scheduling", "open dead letters")
     for c in conns:
         paused = (
@@ -70,10 +109,35 @@ def status(connection_id: str | None) -> None:
             if c.paused
             else (f"paused: {', '.join(c.paused_processes)}" if c.paused_processes else "on")
         )
-        ctable.add_row(
-            c.id, "yes" if c.test_mode else "no", str(c.revision), paused, str(open_dl.get(c.id, 0))
-        )
+        ctable.add_row(c.id, "yes" if c.test_mode else "no", str(c.revision), paused,
+                       str(health.open_dead_letters.get(c.id, 0)))
+    orphans = health.open_dead_letters.get(None, 0)
+    ctable.add_row("(no connection)", "-", "-", "-", f"[red]{orphans}[/]" if orphans else "0")
     out.print(ctable)
+    if health.orphan_groups:
+        table = Table("cause", "open", "last", "example",
+                      title="open dead letters of no connection (sweepers, beat's tasks)")
+        for g in health.orphan_groups:
+            last = f"{g.last:%Y-%m-%d %H:%M}" if g.last else "-"
+            table.add_row(escape(g.key), str(g.count), last, escape(g.sample[:80]))
+        out.print(table)
+
+
+def _deliveries(health: Health) -> None:
+    from tasks.maintenance.health import span
+
+    table = Table("connection", "pending", "held", "running", title="order events waiting")
+    for conn, buckets in sorted(health.deliveries.items()):
+        cells = []
+        for name in ("pending", "held", "running"):
+            b = buckets[name]
+            age = f", oldest {span(b.oldest_seconds)}" if b.oldest_seconds is not None else ""
+            cells.append(f"{b.count}{age}")
+        table.add_row(conn, *cells)
+    out.print(table if health.deliveries else "order events waiting: none")
+
+
+def _apis(conns: Sequence[Connection]) -> None:
     api_table = Table("connection", "API", "circuit", "budget left", "note")
     for c in conns:
         for api, breaker, rate in api_states(c.id):
@@ -83,26 +147,6 @@ def status(connection_id: str | None) -> None:
             left = f"{rate['left']}/{rate['limit']}" if "limit" in rate and "left" in rate else "-"
             api_table.add_row(c.id, api, breaker["state"], left, note)
     out.print(api_table)
-    from tasks.catalogue.control import status_table
-
-    with runtime.db() as session:
-        for c in conns:
-            if connection_id in (None, c.id):
-                out.print(status_table(session, c.id))
-
-
-def beat_line() -> str:
-    """Beat's last tick, from its heartbeat in SQL (workers/beat_health.py)."""
-    from datetime import UTC, datetime
-
-    from workers import beat_health
-
-    last = beat_health.last_tick()
-    if last is None:
-        return "beat: never ticked"
-    age = (datetime.now(UTC) - last).total_seconds()
-    return (f"beat: last tick {age:.0f} s ago ({last:%Y-%m-%d %H:%M:%S} UTC, "
-            f"{beat_health.last_holder()})")
 
 
 def api_states(connection_id: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
@@ -281,6 +325,7 @@ def check(connection_id: str | None) -> None:
 
 def ensure_broker_soft() -> None:
     """Like ensure_broker, but a missing broker is a finding of `check`, not an abort."""
+
     try:
         ensure_broker()
     except click.exceptions.Exit:

@@ -99,8 +99,10 @@ def test_status_shows_queues_workers_connections_and_circuits(spocc_env, connect
                                                               worker_factory):
     worker_factory(queues="default", concurrency=1, name="statusw")
     result = spocc(spocc_env.env, "status")
-    assert result.returncode == 0, result.stderr
+    # no worker takes the orders and catalogue queues: a person is needed
+    assert result.returncode == 1, result.stderr
     out = result.stdout
+    assert "queue orders: no live worker consumes orders" in out
     for queue in ("orders", "catalogue", "default"):
         assert queue in out
     assert "statusw-0@" in out
@@ -116,7 +118,8 @@ def test_status_shows_when_beat_last_ticked(spocc_env):
 
     beat_health.record_tick(datetime.now(UTC) - timedelta(seconds=42))
     result = spocc(spocc_env.env, "status")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # silent for more than two ticks
+    assert "beat silent for" in result.stdout
     line = next(ln for ln in result.stdout.splitlines() if ln.startswith("beat:"))
     age = int(line.split("last tick ")[1].split(" s ago")[0])
     assert 42 <= age < 42 + 120, line  # plus the time `spocc status` takes to start
