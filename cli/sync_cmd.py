@@ -60,6 +60,7 @@ def _row(run_id: int) -> SyncRun:
 
 def _run_locally(connection_id: str, run_id: int) -> None:
     """Planner and units in this process, one after another (no workers needed)."""
+    from tasks.catalogue.leases import new_owner
     from tasks.catalogue.planner import plan_slice
     from tasks.catalogue.unit import run_unit
 
@@ -73,7 +74,8 @@ def _run_locally(connection_id: str, run_id: int) -> None:
         if not done:
             done = plan_slice(connection_id, run_id, send, backlog=lambda: len(queue) * 0)
         while queue:
-            run_unit(*queue.pop(0), send)
+            conn, run, unit = queue.pop(0)
+            run_unit(conn, run, unit, send, owner=new_owner(f"local-u{unit}"))
 
 
 class SyncProgress(Progress):

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from store.models import Base, BigId, SyncRun, utcnow
 
-# A unit is open while pending or running; every other status is final.
+# A unit is open while pending or running; every other status is final. So is a run.
 OPEN_UNIT = ("pending", "running")
+OPEN_RUN = ("running",)
 
 # The tick asks "is the previous run of this process still open?" every minute.
 Index("ix_sync_runs_open", SyncRun.connection_id, SyncRun.process, SyncRun.status)
@@ -26,6 +27,7 @@ class SyncUnit(Base):
     __table_args__ = (
         UniqueConstraint("run_id", "seq"),
         Index("ix_sync_units_run_status", "run_id", "status"),
+        Index("ix_sync_units_status_lease", "status", "lease_until"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -33,9 +35,15 @@ class SyncUnit(Base):
     connection_id: Mapped[str] = mapped_column(String(64))
     seq: Mapped[int] = mapped_column(BigInteger)
     keys: Mapped[list[str]] = mapped_column(JSON)
-    # pending → running → done | dead (failed for good) | split (into one-key units) | timed_out
+    # pending → running → done | dead (failed for good) | split (into smaller units) | timed_out
     status: Mapped[str] = mapped_column(String(16), default="pending")
+    # every start, and the starts that never finished (worker killed, hard time limit)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lost: Mapped[int] = mapped_column(Integer, default=0)
+    # migration 0005: who runs it until when (renewed while it runs), or until when a sent,
+    # not yet started unit waits for its message before the sweeper sends it again
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
     pushed: Mapped[int] = mapped_column(Integer, default=0)
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)

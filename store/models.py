@@ -166,6 +166,8 @@ class SyncRun(Base):
     planned: Mapped[bool] = mapped_column(Boolean, default=False)
     cutoff: Mapped[str | None] = mapped_column(String(40), nullable=True)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # catalogue (migration 0005): the planner's lease; past it, the sweeper sends it again
+    planner_until: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class DeadLetter(Base):

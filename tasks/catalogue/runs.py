@@ -16,13 +16,15 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store.catalogue_models import OPEN_UNIT, CatalogueState, SyncUnit
+from store.catalogue_models import OPEN_RUN, OPEN_UNIT, CatalogueState, SyncUnit
 from store.models import SyncRun, utcnow
+from tasks.catalogue.leases import pending_until
 from tasks.catalogue.sql import among
 
-OPEN_RUN = ("running",)
+__all__ = ["OPEN_RUN", "OPEN_UNIT", "UnitResult"]
 # Closed runs: succeeded, failed (some unit failed for good), skipped, timed_out, cancelled.
 CLOSED_OK = "succeeded"
+DEAD_UNITS = "unit(s) failed for good"
 
 
 @dataclass
@@ -70,6 +72,8 @@ def claim_slot(
         trigger=trigger,
         status="running",
         options=dict(options or {}),
+        # its planner is sent after the commit: until then its message has to start it
+        planner_until=pending_until(),
     )
     if previous is not None:
         run.status = "skipped"
@@ -116,35 +120,23 @@ def add_units(
             select(SyncUnit.seq).where(SyncUnit.run_id == run.id, among(SyncUnit.seq, seqs))
         ).scalars()
     )
+    # sent after the commit: until `pending_until` their messages have to start them
+    until = pending_until()
     fresh = [
-        SyncUnit(run_id=run.id, connection_id=run.connection_id, seq=seq, keys=keys, detail={})
+        SyncUnit(
+            run_id=run.id,
+            connection_id=run.connection_id,
+            seq=seq,
+            keys=keys,
+            detail={},
+            lease_until=until,
+        )
         for seq, keys in batches
         if seq not in existing
     ]
     session.add_all(fresh)
     session.flush()
     return fresh
-
-
-def start_unit(session: Session, unit_id: int) -> SyncUnit | None:
-    """The unit, marked running; None when it is already final (a redelivered message)."""
-    unit = session.get(SyncUnit, unit_id)
-    if unit is None:
-        return None
-    if unit.status == "dead":
-        # only `spocc dlq replay` sends a dead unit again: undo its failure count, redo it
-        session.execute(
-            update(SyncRun)
-            .where(SyncRun.id == unit.run_id)
-            .values(failed=SyncRun.failed - unit.failed)
-        )
-        unit.failed = 0
-    elif unit.status not in OPEN_UNIT:
-        return None
-    unit.status = "running"
-    unit.attempts += 1
-    session.flush()
-    return unit
 
 
 def finish_unit(
@@ -240,8 +232,12 @@ def _drop_run_state(session: Session, run_id: int) -> None:
 
 
 def close_if_done(session: Session, run_id: int) -> bool:
+    """Close a planned run whose units are all final. A run that failed for its dead units
+    is settled again when one of them was replayed (`spocc dlq replay`): it succeeds once
+    none is dead any more."""
     run = session.get_one(SyncRun, run_id, populate_existing=True)
-    if run.status not in OPEN_RUN or not run.planned:
+    replayed = run.status == "failed" and run.reason is not None and DEAD_UNITS in run.reason
+    if not run.planned or (run.status not in OPEN_RUN and not replayed):
         return False
     open_units = session.execute(
         select(func.count()).where(SyncUnit.run_id == run_id, SyncUnit.status.in_(OPEN_UNIT))
@@ -262,10 +258,11 @@ def close_if_done(session: Session, run_id: int) -> bool:
         ).scalar_one_or_none()
         run.status = "failed"
         run.reason = (
-            f"{dead} unit(s) failed for good ({run.failed} item(s)); see `spocc dlq list`. "
+            f"{dead} {DEAD_UNITS} ({run.failed} item(s)); see `spocc dlq list`. "
             f"First: {(first or '')[:300]}"
         )
     else:
+        run.reason = "its failed units succeeded when replayed" if replayed else None
         run.status = CLOSED_OK
     session.flush()
     return True
@@ -282,22 +279,6 @@ def time_out(session: Session, run: SyncRun, reason: str) -> None:
     run.reason = reason
     run.finished_at = utcnow()
     session.flush()
-
-
-def stale_units(session: Session, older_than: datetime, limit: int = 500) -> list[SyncUnit]:
-    return list(
-        session.execute(
-            select(SyncUnit)
-            .join(SyncRun, SyncRun.id == SyncUnit.run_id)
-            .where(
-                SyncRun.status.in_(OPEN_RUN),
-                SyncUnit.status.in_(OPEN_UNIT),
-                SyncUnit.updated_at < older_than,
-            )
-            .order_by(SyncUnit.id)
-            .limit(limit)
-        ).scalars()
-    )
 
 
 def open_runs(session: Session) -> list[SyncRun]:

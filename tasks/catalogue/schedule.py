@@ -7,16 +7,15 @@ a process switched off or a pause takes effect at the next tick, with nothing re
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from schemas.config import ConfigError
 from store import config_store
-from store.catalogue_models import SyncUnit
 from store.models import Connection, SyncRun, utcnow
-from tasks.catalogue import runs
+from tasks.catalogue import leases, runs
 from tasks.catalogue.registry import PROCESSES, task_for
 from tasks.catalogue.slots import slot_key
 from workers import runtime
@@ -64,29 +63,24 @@ def tick(now: datetime | None = None) -> list[Started]:
 class SweepReport:
     closed: int = 0
     timed_out: int = 0
-    planners_resent: list[int] | None = None
-    units_resent: list[tuple[str, int, int]] | None = None
+    planners_resent: list[int] = field(default_factory=list)
+    units_resent: list[tuple[str, int, int]] = field(default_factory=list)
 
 
-def sweep(
-    run_timeout: timedelta,
-    stale_after: timedelta,
-    queue_empty: bool,
-    now: datetime | None = None,
-) -> SweepReport:
-    """Close finished runs, time out old ones, find work whose message was lost.
+def sweep(run_timeout: timedelta, now: datetime | None = None) -> SweepReport:
+    """Close finished runs, time out old ones, and find the work whose lease ran out.
 
-    A pending or running unit is resent only when the catalogue queue is empty (its message
-    cannot still be waiting there) and it has not moved for `stale_after`; a planner is
-    resent when its run is not fully planned and the planner has not worked for as long.
+    A unit or planner whose worker died (its lease was not renewed), or whose message was
+    lost before it started (with Redis), is sent again, whatever the queue holds: the
+    conditional claim lets only one copy run it.
     """
     now = now or utcnow()
-    report = SweepReport(planners_resent=[], units_resent=[])
+    report = SweepReport()
     with runtime.db() as session:
         for run in runs.open_runs(session):
             if run.process not in PROCESSES:
                 continue  # other domains (order status) close their own runs
-            if now - run.started_at > run_timeout:
+            if now - aware(run.started_at) > run_timeout:
                 runs.time_out(session, run, f"not finished within {run_timeout}")
                 report.timed_out += 1
                 continue
@@ -94,18 +88,21 @@ def sweep(
                 if runs.close_if_done(session, run.id):
                     report.closed += 1
                 continue
-            last = run.options.get("planner_at") if run.options else None
-            seen = datetime.fromisoformat(last) if last else run.started_at
-            if now - seen > stale_after:
-                run.options = {**run.options, "planner_at": now.isoformat()}
-                report.planners_resent.append(run.id)  # type: ignore[union-attr]
-        if queue_empty:
-            for unit in runs.stale_units(session, now - stale_after):
-                report.units_resent.append((unit.connection_id, unit.run_id, unit.id))  # type: ignore[union-attr]
-            ids = [u for _, _, u in report.units_resent or []]
-            if ids:
-                session.execute(update(SyncUnit).where(SyncUnit.id.in_(ids)).values(updated_at=now))
+            until = run.planner_until or aware(run.started_at) + timedelta(
+                seconds=leases.PENDING_GRACE
+            )
+            if aware(until) < now:
+                run.planner_until = leases.pending_until()
+                report.planners_resent.append(run.id)
+        expired = leases.expired_units(session, now)
+        leases.resend(session, expired, now)
+        report.units_resent = [(u.connection_id, u.run_id, u.id) for u in expired]
     return report
+
+
+def aware(value: datetime) -> datetime:
+    """A stored time as aware UTC (SQLite hands `DateTime(timezone=True)` back naive)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def process_of(run_id: int) -> tuple[str, str] | None:

@@ -6,11 +6,12 @@ import os
 from datetime import timedelta
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from clients.errors import RetryableError
 from store.models import SyncRun
-from tasks.catalogue import control, planner, schedule, unit
+from tasks.catalogue import control, leases, planner, schedule, unit
 from tasks.catalogue.registry import CATALOGUE_QUEUE, PROCESSES, planner_name, task_for
 from workers import runtime
 from workers.celery_app import app
@@ -18,12 +19,16 @@ from workers.task_base import SpoccTask, spocc_task
 
 # Retried, not dead-lettered: the API's and the database's passing troubles (a deadlock, two
 # units linking the same variation at once).
-TRANSIENT = (RetryableError, OperationalError, IntegrityError)
+# A soft time limit is passing too: the unit goes on where it stopped (its writes are absolute
+# and its state is recorded as it goes).
+TRANSIENT = (RetryableError, OperationalError, IntegrityError, SoftTimeLimitExceeded)
 RUN_TIMEOUT = timedelta(hours=float(os.environ.get("SPOCC_CATALOGUE_RUN_TIMEOUT_HOURS", "20")))
 
 
-def send_unit(connection_id: str, run_id: int, unit_id: int) -> None:
-    sync_unit.apply_async(args=(connection_id, run_id, unit_id), queue=CATALOGUE_QUEUE)
+def send_unit(connection_id: str, run_id: int, unit_id: int, countdown: float = 0) -> None:
+    sync_unit.apply_async(
+        args=(connection_id, run_id, unit_id), queue=CATALOGUE_QUEUE, countdown=countdown or None
+    )
 
 
 def send_planner(connection_id: str, run_id: int, countdown: float = 0) -> None:
@@ -45,27 +50,29 @@ def tick(self: Any) -> int:
 
 @spocc_task("spocc.catalogue.sweep", queue="default", max_retries=0, soft_time_limit=50)
 def sweep(self: Any) -> dict[str, int]:
-    s = runtime.settings()
-    stale = timedelta(seconds=2 * (s.task_time_limit + s.visibility_timeout))
-    report = schedule.sweep(RUN_TIMEOUT, stale, queue_empty=planner.queue_length() == 0)
-    for run_id in report.planners_resent or []:
+    report = schedule.sweep(RUN_TIMEOUT)
+    for run_id in report.planners_resent:
         found = schedule.process_of(run_id)
         if found is not None:
             send_planner(found[0], run_id)
-    for connection_id, run_id, unit_id in report.units_resent or []:
+    for connection_id, run_id, unit_id in report.units_resent:
         send_unit(connection_id, run_id, unit_id)
     return {
         "closed": report.closed,
         "timed_out": report.timed_out,
-        "planners": len(report.planners_resent or []),
-        "units": len(report.units_resent or []),
+        "planners": len(report.planners_resent),
+        "units": len(report.units_resent),
     }
 
 
 def _plan(self: Any, connection_id: str, run_id: int) -> bool:
-    done = planner.plan_slice(connection_id, run_id, send_unit)
+    with leases.Renewal(f"planner-{run_id}", lambda s: leases.renew_planner(s, run_id)):
+        done = planner.plan_slice(connection_id, run_id, send_unit)
     if not done:
-        # the rest in a new message: back-pressure or the slice's time is up
+        # the rest in a new message (back-pressure, or the slice's time is up), which holds
+        # the planner's lease until it starts
+        with runtime.db() as session:
+            leases.renew_planner(session, run_id, leases.PENDING_GRACE)
         send_planner(connection_id, run_id, countdown=2)
     return done
 
@@ -126,7 +133,16 @@ class UnitTask(SpoccTask):
     base=UnitTask,
 )
 def sync_unit(self: Any, connection_id: str, run_id: int, unit_id: int) -> str:
-    outcome = unit.run_unit(connection_id, run_id, unit_id, send_unit)
+    owner = leases.new_owner(f"u{unit_id}:{self.request.id}")[:64]
+    outcome = unit.run_unit(connection_id, run_id, unit_id, send_unit, owner)
+    if outcome == "held":
+        # a second message of a unit another worker holds (a broker redelivery, a resend):
+        # come back when that lease would have run out; not an attempt, nothing counted
+        with runtime.db() as session:
+            wait = leases.held_for(session, unit_id)
+        if wait is not None:
+            send_unit(connection_id, run_id, unit_id, countdown=wait + 1)
+        return outcome
     _follow_up(connection_id, run_id)
     return outcome
 

@@ -6,7 +6,7 @@ import logging
 
 from store.catalogue_models import SyncUnit
 from store.models import SyncRun
-from tasks.catalogue import runs
+from tasks.catalogue import leases, runs
 from tasks.catalogue.context import context
 from tasks.catalogue.planner import Send
 from tasks.catalogue.process import SplitUnit, Work
@@ -16,18 +16,31 @@ from workers import runtime
 log = logging.getLogger(__name__)
 
 
-def run_unit(connection_id: str, run_id: int, unit_id: int, send: Send) -> str:
-    """Do one unit; answers what happened ("done", "split", "final" when already done)."""
+class LostTooOften(Exception):
+    """The unit's worker was lost (killed, or past the hard time limit) too many times."""
+
+
+def run_unit(connection_id: str, run_id: int, unit_id: int, send: Send, owner: str) -> str:
+    """Do one unit; answers what happened: "done", "split", "final" (already done) or
+    "held" (another worker holds its lease; the sweeper sends it again if that one dies)."""
     with runtime.db() as session:
-        unit = runs.start_unit(session, unit_id)
+        unit, outcome = leases.claim_unit(session, unit_id, owner)
         if unit is None:
-            return "final"
-        keys = list(unit.keys)
+            return outcome
+        keys, lost = list(unit.keys), unit.lost
         run = session.get_one(SyncRun, run_id)
+    cap = runtime.settings().attempt_cap
+    if lost >= cap:
+        raise LostTooOften(
+            f"unit {unit_id}: its worker was lost {lost} times (killed, or stopped at the hard "
+            f"time limit); not started again (cap {cap})"
+        )
     ctx = context(connection_id)
     try:
-        # no transaction is open here: the process reads and records in short ones of its own
-        result = PROCESSES[run.process].push(Work(ctx, run, keys))
+        # no transaction is open here: the process reads and records in short ones of its
+        # own, while the lease is renewed beside it
+        with leases.Renewal(f"unit-{unit_id}", lambda s: leases.renew_unit(s, unit_id, owner)):
+            result = PROCESSES[run.process].push(Work(ctx, run, keys))
         with runtime.db() as session:
             runs.finish_unit(session, unit_id, result)
     except SplitUnit as split:

@@ -47,14 +47,17 @@ def test_worker_killed_mid_run_the_run_completes_every_record_written_once(
             "path": "/rest/(stockmanagement|items/variations/variation_sales)",
         },
     )
-    first = worker_factory(queues="catalogue,default", concurrency=2)
+    # short leases: the killed worker's units come back in seconds (the sweeper is not
+    # running here: a redelivered message waits out the lease, then claims its unit)
+    fast = {"SPOCC_CATALOGUE_LEASE_SECONDS": "6", "SPOCC_CATALOGUE_LEASE_RENEW_SECONDS": "2"}
+    first = worker_factory(queues="catalogue,default", concurrency=2, **fast)
     run_id = start_run(sync_connection, "stock_full")
     wait_until(
         lambda: len(ledger(sandboxes.plenty_url, "stock.corrected")) >= 20, 60, "writes to start"
     )
     first.kill_main()
     first.stop()
-    worker_factory(queues="catalogue,default", concurrency=2, name="second")
+    worker_factory(queues="catalogue,default", concurrency=2, name="second", **fast)
     run = wait_run(run_id, timeout=150)
     assert run.status == "succeeded", run.reason
     assert {u.status for u in units(run_id)} == {"done"}

@@ -135,10 +135,10 @@ def test_sweeper_closes_finished_runs_and_finds_lost_units(
         session.add(SyncUnit(run_id=lost.id, connection_id=conn_id, seq=1, keys=["y"], detail={}))
         done_id, lost_id = done.id, lost.id
     later = datetime.now(UTC) + timedelta(minutes=30)
-    report = schedule.sweep(timedelta(hours=20), timedelta(minutes=10), queue_empty=True, now=later)
-    assert [r for _c, r, _u in report.units_resent or []] == [lost_id]
+    report = schedule.sweep(timedelta(hours=20), now=later)
+    assert [r for _c, r, _u in report.units_resent] == [lost_id]
     statuses = {r.id: r.status for r in runs_of(conn_id)}
     assert statuses == {done_id: "succeeded", lost_id: "running"}
     # a run past its time limit is closed as timed out
-    schedule.sweep(timedelta(minutes=1), timedelta(minutes=10), queue_empty=False, now=later)
+    schedule.sweep(timedelta(minutes=1), now=later)
     assert {r.id: r.status for r in runs_of(conn_id)}[lost_id] == "timed_out"
