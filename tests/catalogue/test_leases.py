@@ -16,7 +16,7 @@ import requests
 from tasks.catalogue import control, leases, runs
 from tests.catalogue.conftest import ledger
 from tests.catalogue.support import assert_in_sync, run_row, start_run
-from tests.conftest import Sandboxes
+from tests.conftest import ON_BOTH_DATABASES, Sandboxes
 from tests.support.processes import SpoccProcess, wait_until
 from workers import runtime
 from workers.celery_app import app
@@ -96,8 +96,10 @@ def test_a_unit_whose_worker_was_killed_is_resumed_from_its_lease(
         nxt.status = "cancelled"
 
 
+@ON_BOTH_DATABASES
 @pytest.mark.catalogue(variations=600, plenty_variations=600)
 def test_units_sent_but_lost_with_redis_are_found_from_sql(
+    db_backend: str,
     sandboxes: Sandboxes,
     sync_connection: str,
     worker_factory: Callable[..., SpoccProcess],
@@ -118,8 +120,10 @@ def test_units_sent_but_lost_with_redis_are_found_from_sql(
     assert_in_sync(sandboxes.spocc_url, sandboxes.plenty_url)
 
 
+@ON_BOTH_DATABASES
 @pytest.mark.catalogue(variations=300, plenty_variations=300)
 def test_a_planner_whose_message_was_lost_is_sent_again(
+    db_backend: str,
     sandboxes: Sandboxes,
     sync_connection: str,
     worker_factory: Callable[..., SpoccProcess],

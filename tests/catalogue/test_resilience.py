@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from store.catalogue_models import CatalogueLink, SyncUnit
 from store.models import DeadLetter
 from tests.catalogue.conftest import apply_connection, ledger, only, stats
-from tests.catalogue.support import assert_in_sync, start_run, wait_run
+from tests.catalogue.support import assert_in_sync, run_row, start_run, wait_run
 from tests.conftest import Sandboxes, SpoccEnv, connection_document
 from tests.support.processes import SpoccProcess, wait_until
 from workers import runtime
@@ -178,3 +178,42 @@ def test_an_error_every_key_meets_is_not_split_into_one_key_units(
             .all()
         )
     assert len(letters) == 2 and all("unknown sales price 999" in d.last_error for d in letters)
+
+
+@pytest.mark.catalogue(variations=300, plenty_variations=300)
+def test_a_replayed_unit_of_a_closed_run_updates_that_run(
+    sandboxes: Sandboxes,
+    sync_connection: str,
+    worker_factory: Callable[..., SpoccProcess],
+) -> None:
+    from workers.replay import replay
+
+    worker_factory(queues="catalogue,default", concurrency=2)
+    assert wait_run(start_run(sync_connection, "stock_full")).status == "succeeded"
+    spocc_id = "10000000040"
+    with runtime.db() as session:
+        link = session.get_one(CatalogueLink, (sync_connection, spocc_id))
+        real = link.variation_id
+        link.variation_id = 987654  # deleted in PlentyONE by hand: its writes are refused
+    requests.post(
+        f"{sandboxes.spocc_url}/__admin/stock",
+        json={"spoccId": spocc_id, "onHand": 55},
+        timeout=10,
+    ).raise_for_status()
+    run = wait_run(start_run(sync_connection, "stock_delta"))
+    assert (run.status, run.failed, run.pushed) == ("failed", 1, 0)
+    # the operator repairs the link and replays the dead letter: the closed run follows
+    with runtime.db() as session:
+        session.get_one(CatalogueLink, (sync_connection, spocc_id)).variation_id = real
+        letter = session.execute(
+            select(DeadLetter).where(DeadLetter.connection_id == sync_connection)
+        ).scalar_one()
+        replay(session, letter.id)
+    wait_until(lambda: run_row(run.id).status == "succeeded", 60, "the run to be settled")
+    settled = run_row(run.id)
+    assert (settled.failed, settled.pushed) == (0, 1)
+    assert "replayed" in (settled.reason or "")
+    assert any(
+        e["data"]["variationId"] == real and e["data"]["quantity"] == 55
+        for e in ledger(sandboxes.plenty_url, "stock.corrected")
+    )
