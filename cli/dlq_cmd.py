@@ -36,27 +36,26 @@ def parse_age(value: str | None) -> timedelta | None:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
-def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
-        click.option(
-            "--status",
-            default="open",
-            show_default=True,
-            type=click.Choice([*dlq_actions.STATUSES, "all"]),
-        ),
-        click.option(
-            "--connection",
-            "connection_id",
-            default=None,
-            help="Only this connection's letters; `-` for those of no connection.",
-        ),
-        click.option("--task", default=None, help="Only this task (e.g. spocc.orders.register)."),
-        click.option("--older-than", default=None, help="Created at least this long ago (2h)."),
-        click.option("--newer-than", default=None, help="Created within this time (30m, 1d)."),
+def _narrowing(prefix: str) -> list[Callable[..., Any]]:
+    return [
+        click.option("--connection", "connection_id", default=None,
+                     help=f"{prefix}only this connection's (`-`: those of no connection)."),
+        click.option("--task", default=None, help=f"{prefix}only this task."),
+        click.option("--older-than", default=None, help=f"{prefix}created before (2h, 3d)."),
+        click.option("--newer-than", default=None, help=f"{prefix}created within (30m)."),
     ]
+
+
+def _with(options: list[Callable[..., Any]], func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    status = click.option("--status", default="open", show_default=True,
+                          type=click.Choice([*dlq_actions.STATUSES, "all"]))
+    return _with([status, *_narrowing("")], func)
 
 
 def make_filter(
@@ -194,27 +193,42 @@ def show(dead_letter_id: int) -> None:
         )
 
 
+def group_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """IDs, or `--group CAUSE` narrowed by connection, task and age (as `dlq groups`)."""
+    ids = click.argument("dead_letter_ids", type=int, nargs=-1)
+    group = click.option("--group", "group_key", default=None, help="Every open letter of "
+                         "this cause (task:ErrorType, as `spocc dlq groups` shows it).")
+    return _with([ids, group, *_narrowing("With --group: ")], func)
+
+
+def _selection(ids: tuple[int, ...], group_key: str | None, connection_id: str | None,
+               task: str | None, older: str | None, newer: str | None) -> LetterFilter | None:
+    """The filter of a --group action (None for ids); exactly one of the two is given."""
+    if bool(ids) == bool(group_key):
+        fail("give dead letter ids or --group GROUP (see `spocc dlq groups`)", 2)
+    return make_filter("all", connection_id, task, older, newer) if group_key else None
+
+
 @dlq.command()
-@click.argument("dead_letter_ids", type=int, nargs=-1)
-@click.option("--group", "group_key", default=None, help="Every open letter of this cause.")
-@click.option("--connection", "connection_id", default=None, help="With --group: only these.")
+@group_options
 @click.option("--reason", default=None, help="Why (kept in the audit).")
 @actor_option
 def replay(
     dead_letter_ids: tuple[int, ...],
     group_key: str | None,
     connection_id: str | None,
+    task: str | None,
+    older_than: str | None,
+    newer_than: str | None,
     reason: str | None,
     actor: str | None,
 ) -> None:
     """Send dead letters' tasks again (they act on current state; idempotent)."""
-    if bool(dead_letter_ids) == bool(group_key):
-        fail("give dead letter ids or --group GROUP (see `spocc dlq groups`)", 2)
+    flt = _selection(dead_letter_ids, group_key, connection_id, task, older_than, newer_than)
     ensure_broker()
     who = actor_of(actor)
     try:
         if group_key:
-            flt = LetterFilter(status=None, connection_id=connection_id)
             with runtime.db() as session:
                 sent = dlq_actions.replay_group(session, group_key, who, flt, reason)
         else:
@@ -228,32 +242,49 @@ def replay(
         out.print(f"dead letter {dl_id} replayed as task {task_id}")
 
 
-def _close(ids: tuple[int, ...], reason: str, actor: str | None, status: str) -> None:
+def _close(status: str, ids: tuple[int, ...], group_key: str | None, reason: str,
+           actor: str | None, *narrow: str | None) -> None:
+    flt = _selection(ids, group_key, *narrow)
     try:
         with runtime.db() as session:
-            dlq_actions.close_many(session, ids, actor_of(actor), reason, status)
+            if group_key:
+                rows = dlq_actions.close_group(
+                    session, group_key, actor_of(actor), reason, status, flt
+                )
+            else:
+                rows = dlq_actions.close_many(session, ids, actor_of(actor), reason, status)
+            closed = [r.id for r in rows]
     except ActionError as exc:
         fail(str(exc))
-    for dl_id in ids:
+    for dl_id in closed:
         out.print(f"dead letter {dl_id} {status}")
 
 
-@dlq.command()
-@click.argument("dead_letter_ids", type=int, nargs=-1, required=True)
-@click.option("--reason", required=True, help="Why it is not run again (kept in the audit).")
-@actor_option
-def discard(dead_letter_ids: tuple[int, ...], reason: str, actor: str | None) -> None:
-    """Close dead letters without running them again."""
-    _close(dead_letter_ids, reason, actor, "discarded")
+def _closing_command(name: str, status: str, summary: str, reason_help: str) -> None:
+    @dlq.command(name, help=summary)
+    @group_options
+    @click.option("--reason", required=True, help=reason_help)
+    @actor_option
+    def command(
+        dead_letter_ids: tuple[int, ...],
+        group_key: str | None,
+        connection_id: str | None,
+        task: str | None,
+        older_than: str | None,
+        newer_than: str | None,
+        reason: str,
+        actor: str | None,
+    ) -> None:
+        _close(status, dead_letter_ids, group_key, reason, actor,
+               connection_id, task, older_than, newer_than)
 
 
-@dlq.command()
-@click.argument("dead_letter_ids", type=int, nargs=-1, required=True)
-@click.option("--reason", required=True, help="How it was dealt with (kept in the audit).")
-@actor_option
-def resolve(dead_letter_ids: tuple[int, ...], reason: str, actor: str | None) -> None:
-    """Close dead letters as dealt with (fixed by hand, or by later work)."""
-    _close(dead_letter_ids, reason, actor, "resolved")
+_closing_command("discard", "discarded",
+                 "Close dead letters (or a group) without running them again.",
+                 "Why it is not run again (kept in the audit).")
+_closing_command("resolve", "resolved",
+                 "Close dead letters (or a group) as dealt with (fixed by hand, or by later work).",
+                 "How it was dealt with (kept in the audit).")
 
 
 @click.command()

@@ -169,15 +169,8 @@ def replay_group(
     reason: str | None = None,
 ) -> list[tuple[int, str]]:
     """Replay every actionable letter of one cause (within the filter); (letter, task id)."""
-    flt = flt or LetterFilter(status=None)
-    ids = [
-        row.id
-        for row in letters(session, flt, limit=GROUP_SCAN_LIMIT)
-        if row.status in ACTIONABLE and cause_key(row) == key
-    ]
-    if not ids:
-        raise ActionError(f"no open dead letter has the cause {key!r}")
-    return [(dl_id, replay_one(session, dl_id, actor, reason)) for dl_id in sorted(ids)]
+    ids = group_ids(session, key, flt)
+    return [(dl_id, replay_one(session, dl_id, actor, reason)) for dl_id in ids]
 
 
 def discard(session: Session, dead_letter_id: int, actor: str, reason: str) -> DeadLetter:
@@ -203,6 +196,31 @@ def _close(
         session, actor, action, subject(letter.id), reason, connection_id=letter.connection_id
     )
     return letter
+
+
+def close_group(
+    session: Session,
+    key: str,
+    actor: str,
+    reason: str,
+    status: str,
+    flt: LetterFilter | None = None,
+) -> list[DeadLetter]:
+    """`discard` or `resolve` every actionable letter of one cause (within the filter)."""
+    return close_many(session, group_ids(session, key, flt), actor, reason, status)
+
+
+def group_ids(session: Session, key: str, flt: LetterFilter | None = None) -> list[int]:
+    """The actionable (open or replayed) letters of one cause within the filter, oldest first."""
+    flt = flt or LetterFilter(status=None)
+    ids = sorted(
+        row.id
+        for row in letters(session, flt, limit=GROUP_SCAN_LIMIT)
+        if row.status in ACTIONABLE and cause_key(row) == key
+    )
+    if not ids:
+        raise ActionError(f"no open dead letter has the cause {key!r}")
+    return ids
 
 
 def close_many(

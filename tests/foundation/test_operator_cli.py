@@ -142,3 +142,24 @@ def test_config_history_and_diff_from_the_cli(spocc_env, tmp_path, monkeypatch):
     assert doc["connections"][0]["spocc"]["transaction_api_key"] not in diff.stdout
     missing = _cli("config", "diff", "7", "--connection", conn_id)
     assert missing.exit_code == 1 and "no recorded revision 7" in missing.stderr
+
+
+def test_a_whole_group_is_discarded_from_the_cli_with_a_reason(spocc_env, monkeypatch):
+    from store import dead_letters
+
+    task = f"spocc.test.group{uuid.uuid4().hex[:6]}"
+    with session_scope(spocc_env.database_url) as s:
+        ids = [dead_letters.add(
+            s, task_name=task, task_id=str(uuid.uuid4()), queue="default",
+            connection_id=None, args=[], kwargs={}, last_error=error, attempts=1,
+        ).id for error in ("TypeError: a", "TypeError: b", "KeyError: c")]
+    monkeypatch.setenv("USER", "heidi")
+    both = _cli("dlq", "discard", str(ids[0]), "--group", f"{task}:TypeError", "--reason", "x")
+    assert both.exit_code == 2 and "--group" in both.stderr
+    done = _cli("dlq", "discard", "--group", f"{task}:TypeError", "--connection", "-",
+                "--reason", "the sweeper's bug is fixed; the next sweep covers it")
+    assert done.exit_code == 0, done.stderr
+    with session_scope(spocc_env.database_url) as s:
+        assert [s.get(DeadLetter, i).status for i in ids] == ["discarded", "discarded", "open"]
+    trail = _cli("audit", "--actor", "heidi")
+    assert trail.stdout.count("dead_letter.discard") == 2
