@@ -17,7 +17,6 @@ partial, and `spocc status` exits 2 so that cron or a monitor can act on it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +35,9 @@ from workers.settings import QUEUES
 
 BEAT_SILENT_TICKS = 2
 OVERDUE_FACTOR = 2
+# A busy worker answers control messages from its main process; 2 s leaves room on a
+# loaded machine without making `spocc status` slow.
+INSPECT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -84,12 +86,11 @@ class Health:
         return 2 if self.unreachable else 1 if self.problems else 0
 
 
-def gather(inspect: Callable[[], dict[str, Any] | None] | None = None) -> Health:
-    """The whole report. `inspect` returns Celery's `active_queues()` answer (by default
-    asked of the live workers with a one-second timeout)."""
+def gather() -> Health:
+    """The whole report (the live workers are asked which queues they consume)."""
     health = Health(now=utcnow())
     _database(health)
-    _redis(health, inspect)
+    _redis(health)
     return health
 
 
@@ -193,7 +194,7 @@ def _by_process(session: Session, value: Any, where: Any) -> dict[tuple[str, str
     return {(c, p): t for c, p, t in session.execute(q).all() if t is not None}
 
 
-def _redis(health: Health, inspect: Callable[[], dict[str, Any] | None] | None) -> None:
+def _redis(health: Health) -> None:
     try:
         client = runtime.redis_client()
         client.ping()
@@ -201,7 +202,7 @@ def _redis(health: Health, inspect: Callable[[], dict[str, Any] | None] | None) 
     except (redis.RedisError, RuntimeError, OSError) as exc:
         health.unreachable["redis"] = _why(exc)
         return
-    answer = (inspect or _active_queues)() or {}
+    answer = _active_queues() or {}
     health.workers = sorted(answer)
     health.consumers = {q: [] for q in QUEUES}
     for worker, queues in answer.items():
@@ -218,7 +219,7 @@ def _redis(health: Health, inspect: Callable[[], dict[str, Any] | None] | None) 
 def _active_queues() -> dict[str, Any] | None:
     from workers.celery_app import app
 
-    result: dict[str, Any] | None = app.control.inspect(timeout=1.0).active_queues()
+    result: dict[str, Any] | None = app.control.inspect(timeout=INSPECT_SECONDS).active_queues()
     return result
 
 
