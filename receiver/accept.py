@@ -1,28 +1,33 @@
-"""Accepting an event durably: record it and claim its idempotency key, in one transaction.
+"""Accepting an event durably: claim its idempotency key, then record it, in one transaction.
 
-The caller commits, then enqueues the returned delivery id: a crash in between leaves a
-pending row the sweeper re-enqueues, so a 202 is never lost.
+One path for SQLite and PostgreSQL, in SQLAlchemy Core: the key is claimed first (INSERT … ON
+CONFLICT DO NOTHING), so a duplicate writes nothing and only reads the first answer. The
+caller enqueues the returned delivery id after the commit: a crash in between leaves a
+pending row the sweeper re-enqueues, so a 200 is never lost.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, delete, text
+from sqlalchemy import Connection, Engine, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from store import idempotency
-from store.idempotency import Claim
 from store.models import EventDelivery, IdempotencyKey, utcnow
 
 SCOPE = "webhook"
 # The sweeper treats a pending row as lost after this (the enqueue right after commit
 # normally makes it irrelevant).
 SWEEP_GRACE = timedelta(seconds=60)
+# PlentyONE counts only a 200 as delivered (and resends anything else 18 times), and any
+# 2xx suits Standard Webhooks senders: every acceptance, first or repeated, is a 200.
+ACCEPTED = 200
+
+_keys = cast(Table, IdempotencyKey.__table__)
+_events = cast(Table, EventDelivery.__table__)
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,7 @@ def request_fingerprint(
 
 
 def accept(
-    session: Session,
+    engine: Engine,
     *,
     connection_id: str,
     event: str,
@@ -62,96 +67,61 @@ def accept(
     fingerprint: str,
     grace: timedelta = SWEEP_GRACE,
 ) -> Outcome:
-    """Two statements on the hot path: the event row, then its key already answered; a key
-    that exists makes the caller's transaction roll back and the first answer come back."""
-    now = utcnow()
-    row = EventDelivery(
-        connection_id=connection_id,
-        event_type=event,
-        order_id=order_id,
-        payload=payload,
-        status="pending",
-        next_attempt_at=now + grace,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(row)
-    session.flush()
-    body = {"eventId": row.id, "event": event, "orderId": order_id, "status": "accepted"}
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    key_id = session.execute(
-        insert(IdempotencyKey)
+    """New key: three statements (claim, event row, the key's answer) and a commit. A key
+    seen before: the claim and one read, nothing written."""
+    with engine.begin() as connection:
+        now = utcnow()
+        key_id = _claim(connection, connection_id, key, fingerprint, now)
+        if key_id is None:
+            return _seen(connection, connection_id, key, fingerprint)
+        event_id = connection.execute(
+            _events.insert().values(
+                connection_id=connection_id, event_type=event, order_id=order_id,
+                idempotency_key_id=key_id, payload=payload, status="pending", attempts=0,
+                next_attempt_at=now + grace, created_at=now, updated_at=now,
+            ).returning(_events.c.id)
+        ).scalar_one()
+        body = {"eventId": event_id, "event": event, "orderId": order_id,
+                "status": "accepted"}
+        connection.execute(update(_keys).where(_keys.c.id == key_id).values(
+            status="done", response={"status": ACCEPTED, "body": body}))
+        return Outcome(ACCEPTED, body, event_id)
+
+
+def _claim(connection: Connection, connection_id: str, key: str, fingerprint: str,
+           now: Any) -> int | None:
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    key_id: int | None = connection.execute(
+        insert(_keys)
         .values(connection_id=connection_id, scope=SCOPE, key=key, request_hash=fingerprint,
-                status="done", response={"status": 202, "body": body}, created_at=now,
+                status="in_progress", created_at=now,
                 expires_at=now + idempotency.DEFAULT_TTL)
         .on_conflict_do_nothing(index_elements=["connection_id", "scope", "key"])
-        .returning(IdempotencyKey.id)
+        .returning(_keys.c.id)
     ).scalar_one_or_none()
-    if key_id is not None:
-        return Outcome(202, body, row.id)
-    session.rollback()  # the event was seen before: forget this row
-    claimed = idempotency.claim(session, connection_id, SCOPE, key, fingerprint)
-    if claimed.claim is Claim.CONFLICT:
+    return key_id
+
+
+def _seen(connection: Connection, connection_id: str, key: str, fingerprint: str) -> Outcome:
+    # The claim waited for the first claimant's commit (the unique index), so its answer is
+    # visible here; a first claimant that rolled back left no key and the claim succeeded.
+    row = connection.execute(
+        select(_keys.c.request_hash, _keys.c.status, _keys.c.response).where(
+            _keys.c.connection_id == connection_id, _keys.c.scope == SCOPE,
+            _keys.c.key == key)
+    ).one_or_none()
+    if row is None or row.status != "done":
+        return Outcome(409, _error(409, "Conflict", "this event is being accepted; retry"),
+                       None)
+    if row.request_hash != fingerprint:
         return Outcome(409, _error(409, "Conflict", "this event id was used for another body"),
                        None)
-    if claimed.claim is Claim.DUPLICATE:
-        first = claimed.response or {}
-        return Outcome(int(first.get("status", 202)), dict(first.get("body") or {}), None, True)
-    if claimed.claim is Claim.NEW:  # its first owner was reaped meanwhile: nothing recorded
-        idempotency.release(session, claimed.key_id)
-    return Outcome(409, _error(409, "Conflict", "this event is being accepted; retry"), None)
+    first = row.response or {}
+    status = int(first.get("status", ACCEPTED))
+    # Keys recorded before every acceptance was a 200 hold a 202.
+    return Outcome(ACCEPTED if 200 <= status < 300 else status,
+                   dict(first.get("body") or {}), None, True)
 
 
 def _error(code: int, status: str, message: str) -> dict[str, Any]:
     return {"code": code, "status": status, "message": message}
-
-
-# PostgreSQL: the event row and its answered key in one statement, one round trip, in
-# autocommit (a statement is atomic). A key seen before leaves the new row to be deleted.
-_ONE_STATEMENT = text("""
-WITH e AS (
-  INSERT INTO event_deliveries (connection_id, event_type, order_id, payload, status,
-                                attempts, next_attempt_at, created_at, updated_at)
-  VALUES (:conn, :event, :order_id, CAST(:payload AS json), 'pending', 0, :next, :now, :now)
-  RETURNING id
-), k AS (
-  INSERT INTO idempotency_keys (connection_id, scope, key, request_hash, status, response,
-                                created_at, expires_at)
-  SELECT :conn, :scope, :key, :hash, 'done',
-         json_build_object('status', 202, 'body', json_build_object(
-           'eventId', e.id, 'event', CAST(:event AS text), 'orderId', CAST(:order_id AS bigint),
-           'status', 'accepted')),
-         :now, :expires
-  FROM e
-  ON CONFLICT (connection_id, scope, key) DO NOTHING
-  RETURNING id
-)
-SELECT e.id AS event_id, k.id AS key_id FROM e LEFT JOIN k ON true
-""")
-
-
-def accept_postgres(
-    connection: Connection,
-    *,
-    connection_id: str,
-    event: str,
-    order_id: int,
-    payload: dict[str, Any],
-    key: str,
-    fingerprint: str,
-    grace: timedelta = SWEEP_GRACE,
-) -> Outcome | None:
-    """The new event's outcome, or None when its key exists (then `accept` answers)."""
-    now = utcnow()
-    row = connection.execute(_ONE_STATEMENT, {
-        "conn": connection_id, "event": event, "order_id": order_id,
-        "payload": json.dumps(payload), "next": now + grace, "now": now, "scope": SCOPE,
-        "key": key, "hash": fingerprint, "expires": now + idempotency.DEFAULT_TTL,
-    }).one()
-    if row.key_id is None:
-        connection.execute(delete(EventDelivery).where(EventDelivery.id == row.event_id))
-        return None
-    body = {"eventId": int(row.event_id), "event": event, "orderId": order_id,
-            "status": "accepted"}
-    return Outcome(202, body, int(row.event_id))

@@ -35,6 +35,7 @@ from schemas.connection import (
     Webhooks,
     referrer_key,
 )
+from schemas.ids import DecimalId, integer_id
 from schemas.secret import MASK, Secret
 
 PROCESSES: dict[str, int] = {
@@ -67,10 +68,9 @@ SECRET_FIELDS = (
     "plentyone.password",
     "webhooks.token",
     "webhooks.signing_secret",
+    "webhooks.plentyone_sign_key",
 )
 
-STATUS_RE = r"^\d{1,3}(\.\d{1,3}){0,2}$"
-_id = validate.Range(min=0)
 
 
 class SecretField(fields.Field):
@@ -136,6 +136,7 @@ class PlentyApiSchema(_Strict):
 class WebhooksSchema(_Strict):
     token = SecretField(load_default=None, min_length=16)
     signing_secret = SecretField(load_default=None, pattern=r"^whsec_[A-Za-z0-9+/=]+$")
+    plentyone_sign_key = SecretField(load_default=None, min_length=16)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Webhooks:
@@ -144,13 +145,13 @@ class WebhooksSchema(_Strict):
 
 class ItemImportSchema(_Strict):
     complete_import = fields.Boolean(load_default=True)
-    extended_data_tag_id = fields.Integer(load_default=None, allow_none=True, validate=_id)
-    default_category_id = fields.Integer(required=True, validate=_id)
-    ean_barcode_type_id = fields.Integer(required=True, validate=_id)
-    spocc_id_barcode_type_id = fields.Integer(required=True, validate=_id)
-    colour_attribute_id = fields.Integer(required=True, validate=_id)
-    size_attribute_id = fields.Integer(required=True, validate=_id)
-    plenty_client_id = fields.Integer(load_default=None, allow_none=True, validate=_id)
+    extended_data_tag_id = integer_id(load_default=None, allow_none=True)
+    default_category_id = integer_id(required=True)
+    ean_barcode_type_id = integer_id(required=True)
+    spocc_id_barcode_type_id = integer_id(required=True)
+    colour_attribute_id = integer_id(required=True)
+    size_attribute_id = integer_id(required=True)
+    plenty_client_id = integer_id(load_default=None, allow_none=True)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> ItemImport:
@@ -158,9 +159,9 @@ class ItemImportSchema(_Strict):
 
 
 class SalesPricesSchema(_Strict):
-    retail = fields.Integer(required=True, validate=_id)
-    target = fields.Integer(load_default=None, allow_none=True, validate=_id)
-    recommended_retail = fields.Integer(load_default=None, allow_none=True, validate=_id)
+    retail = integer_id(required=True)
+    target = integer_id(load_default=None, allow_none=True)
+    recommended_retail = integer_id(load_default=None, allow_none=True)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> SalesPrices:
@@ -168,20 +169,20 @@ class SalesPricesSchema(_Strict):
 
 
 class PropertyRowSchema(_Strict):
-    spocc_attribute_id = fields.Integer(required=True, validate=_id)
-    property_id = fields.Integer(required=True, validate=_id)
+    spocc_attribute_id = integer_id(required=True)
+    property_id = integer_id(required=True)
 
 
 class CategoryRowSchema(_Strict):
-    product_group_id = fields.Integer(required=True, validate=_id)
-    category_id = fields.Integer(required=True, validate=_id)
+    product_group_id = integer_id(required=True)
+    category_id = integer_id(required=True)
 
 
 class WarehouseRowSchema(_Strict):
-    channel_store = fields.Integer(required=True, validate=_id)
-    warehouse_id = fields.Integer(required=True, validate=_id)
-    storage_location_id = fields.Integer(load_default=0, validate=_id)
-    reason_id = fields.Integer(load_default=301, validate=validate.Range(min=301))
+    channel_store = integer_id(required=True)
+    warehouse_id = integer_id(required=True)
+    storage_location_id = integer_id(load_default=0)
+    reason_id = integer_id(load_default=301, minimum=301)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> WarehouseMap:
@@ -189,21 +190,24 @@ class WarehouseRowSchema(_Strict):
 
 
 class MarketRowSchema(_Strict):
-    plenty_referrer_id = fields.String(
-        required=True, validate=validate.Regexp(r"^\d+(\.\d+)?$", error="not a referrer id")
-    )
-    spocc_referrer_id = fields.Integer(required=True, validate=_id)
+    plenty_referrer_id = DecimalId(required=True)
+    spocc_referrer_id = integer_id(required=True)
 
 
 class ReturnReasonRowSchema(_Strict):
-    plenty_reason_id = fields.Integer(required=True, validate=_id)
-    spocc_reason_id = fields.Integer(required=True, validate=_id)
+    plenty_reason_id = integer_id(required=True)
+    spocc_reason_id = integer_id(required=True)
 
 
-def _status_field() -> fields.String:
-    return fields.String(
-        allow_none=True, validate=validate.Regexp(STATUS_RE, error="not an order status")
-    )
+def _status_field() -> DecimalId:
+    return DecimalId(allow_none=True, maximum=1000)
+
+
+def status_text(value: float | None) -> str | None:
+    """An order status as the rest of the connector spells it: 5.1 → "5.1", 7.0 → "7"."""
+    if value is None:
+        return None
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 class OrderStatusesSchema(_Strict):
@@ -265,7 +269,9 @@ class MappingsSchema(_Strict):
             return_reasons={
                 r["plenty_reason_id"]: r["spocc_reason_id"] for r in data["return_reasons"]
             },
-            order_statuses={**DEFAULT_STATUSES, **data["order_statuses"]},
+            order_statuses={**DEFAULT_STATUSES, **{
+                outcome: status_text(status) for outcome, status in data["order_statuses"].items()
+            }},
         )
 
 
@@ -282,21 +288,21 @@ class AcceptanceSchema(_Strict):
 
 
 class RulesSchema(_Strict):
-    block_order_referrers = fields.List(fields.String(), load_default=list)
-    block_product_groups = fields.List(fields.Integer(), load_default=list)
-    cap_stock = fields.Integer(load_default=None, allow_none=True, validate=_id)
-    stock_buffer = fields.Integer(load_default=0, validate=_id)
+    block_order_referrers = fields.List(DecimalId(), load_default=list)
+    block_product_groups = fields.List(integer_id(), load_default=list)
+    cap_stock = integer_id(load_default=None, allow_none=True)
+    stock_buffer = integer_id(load_default=0)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Rules:
-        return Rules(**data)
+        referrers = [referrer_key(r) for r in data.pop("block_order_referrers")]
+        return Rules(block_order_referrers=referrers, **data)
 
 
 class ProcessSettingSchema(_Strict):
     enabled = fields.Boolean(load_default=True)
-    interval_minutes = fields.Integer(
-        load_default=None, allow_none=True, validate=validate.Range(min=1, max=7 * 1440)
-    )
+    interval_minutes = integer_id(load_default=None, allow_none=True, minimum=1,
+                                  maximum=7 * 1440)
 
 
 class ProcessesSchema(_Strict):
@@ -413,8 +419,38 @@ def load_config(document: Any) -> list[ConnectionConfig]:
 
 def load_connection(document: Mapping[str, Any]) -> ConnectionConfig:
     """One stored connection (secrets merged in by the config store)."""
-    loaded: ConnectionConfig = ConnectionSchema(unknown=EXCLUDE).load(document)
+    loaded: ConnectionConfig = ConnectionSchema(unknown=EXCLUDE).load(_upgrade(document))
     return loaded
+
+
+_DECIMAL_TEXT = re.compile(r"^\d{1,12}(\.\d{1,4})?$")
+
+
+def _number(value: Any) -> Any:
+    return float(value) if isinstance(value, str) and _DECIMAL_TEXT.match(value) else value
+
+
+def _upgrade(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A document stored before decimal ids had to be numbers spells them as text ("104.01");
+    it was valid when applied, so its spelling is read as the number it names. Files given
+    to `config apply` get no such leniency."""
+    # Shallow copies of the parts changed: the document holds Secrets, which refuse copying.
+    doc = dict(document)
+    if isinstance(doc.get("mappings"), dict):
+        mappings = doc["mappings"] = dict(doc["mappings"])
+        if isinstance(mappings.get("markets"), list):
+            mappings["markets"] = [
+                {**row, "plenty_referrer_id": _number(row["plenty_referrer_id"])}
+                if isinstance(row, dict) and "plenty_referrer_id" in row else row
+                for row in mappings["markets"]]
+        if isinstance(mappings.get("order_statuses"), dict):
+            mappings["order_statuses"] = {
+                k: _number(v) for k, v in mappings["order_statuses"].items()}
+    if isinstance(doc.get("rules"), dict):
+        rules = doc["rules"] = dict(doc["rules"])
+        if isinstance(rules.get("block_order_referrers"), list):
+            rules["block_order_referrers"] = [_number(r) for r in rules["block_order_referrers"]]
+    return doc
 
 
 # The typed configuration is importable from here too: callers know one module.

@@ -33,6 +33,8 @@ class PlentyApi:
 class Webhooks:
     token: Secret | None
     signing_secret: Secret | None
+    # The sign key PlentyONE shows once when a webhook subscription is made.
+    plentyone_sign_key: Secret | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from schemas.ids import MAX_ID, DecimalId, QueryId, integer_id
+
 # Event names as they appear in the URL (`POST /hooks/<connection>/<event>`), each with the
 # task that carries it to SPoCC (queue "orders").
 EVENTS: dict[str, str] = {
@@ -21,26 +23,28 @@ EVENTS: dict[str, str] = {
     "order-cancelled": "spocc.orders.cancelled",
 }
 
-MAX_ORDER_ID = 2**63 - 1
-_order_id = validate.Range(min=1, max=MAX_ORDER_ID)
+MAX_ORDER_ID = MAX_ID
 
 
 class WebhookEventSchema(Schema):
-    """The body of an order event. For a return, `orderId` is the return order (type 3)."""
+    """The body of an order event. For a return, `orderId` is the return order (type 3).
+
+    `orderId` may instead come in the query string (`?orderId=`); one of the two is required,
+    and when both are given they must be equal."""
 
     class Meta:
         unknown = EXCLUDE
 
-    orderId = fields.Integer(
-        required=True, validate=_order_id, metadata={"description": "PlentyONE order id"}
-    )
+    orderId = integer_id(minimum=1, metadata={
+        "description": "PlentyONE order id, a JSON integer (required unless ?orderId= is "
+                       "given)"})
     event = fields.String(validate=validate.Length(max=64), allow_none=True)
-    typeId = fields.Integer(validate=validate.Range(min=0, max=1000), allow_none=True)
-    statusId = fields.Float(validate=validate.Range(min=0, max=1000), allow_none=True)
-    previousStatusId = fields.Float(validate=validate.Range(min=0, max=1000), allow_none=True)
-    referrerId = fields.Float(validate=validate.Range(min=0, max=1e9), allow_none=True)
-    plentyId = fields.Integer(validate=validate.Range(min=0, max=MAX_ORDER_ID), allow_none=True)
-    procedureId = fields.Integer(validate=validate.Range(min=0, max=MAX_ORDER_ID), allow_none=True)
+    typeId = integer_id(maximum=1000, allow_none=True)
+    statusId = DecimalId(maximum=1000, allow_none=True, metadata={"description": "e.g. 5.1"})
+    previousStatusId = DecimalId(maximum=1000, allow_none=True)
+    referrerId = DecimalId(allow_none=True, metadata={"description": "e.g. 104.01"})
+    plentyId = integer_id(allow_none=True)
+    procedureId = integer_id(allow_none=True)
     occurredAt = fields.Raw(allow_none=True, metadata={"description": "when it happened"})
 
 
@@ -50,9 +54,8 @@ class WebhookQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    orderId = fields.Integer(
-        validate=_order_id, metadata={"description": "order id, when the body is empty"}
-    )
+    orderId = QueryId(metadata={
+        "description": "order id, when the body has none (equal to the body's if both)"})
     token = fields.String(
         metadata={"description": "the connection's webhook token (instead of a bearer token)"}
     )

@@ -42,12 +42,13 @@ def test_bad_file_lists_every_error_by_path():
     doc = demo_doc()
     conn = doc["connections"][0]
     conn["mappings"]["warehouses"].append({"channel_store": 3, "warehouse_id": "x"})
-    conn["mappings"]["order_statuses"] = {"handed_over": "five"}
+    conn["mappings"]["order_statuses"] = {"handed_over": "five"}  # a status is a number
     conn["plentyone"].pop("username")
     with pytest.raises(ConfigError) as exc:
         load_config(doc)
     assert exc.value.errors == [
-        "connections[0].mappings.order_statuses.handed_over: not an order status",
+        "connections[0].mappings.order_statuses.handed_over: must be a JSON number (not a "
+        "string), e.g. 104.01",
         "connections[0].mappings.warehouses[3].warehouse_id: not an integer",
         "connections[0].plentyone.username: Missing data for required field",
     ]

@@ -38,7 +38,7 @@ def test_check_names_the_mapping_row_at_fault(spocc_env, sandboxes):
     mappings = doc["connections"][0]["mappings"]
     mappings["warehouses"][1]["warehouse_id"] = 99
     mappings["categories"][0]["product_group_id"] = 777
-    mappings["order_statuses"] = {"handed_over": "5.7"}
+    mappings["order_statuses"] = {"handed_over": 5.7}
     _apply(spocc_env, doc)
     result = spocc_check(spocc_env.env, "t-badmap")
     out = " ".join(result.stdout.split())

@@ -75,13 +75,13 @@ def test_every_event_of_many_orders_applied_once_and_in_order(world, worker_fact
     created = time.monotonic()
     answers = deliver_all(world, wave)
     delivered = time.monotonic()
-    assert set(answers) == {202}, answers
+    assert set(answers) == {200}, answers
     world.wait_settled(timeout=600)
     applied = time.monotonic()
     # Wave 2: cancellations (a cancelled order refuses later payments, so they come after).
     wave = [c for order_id in cancelling for c in copies_of(rng, "order-cancelled", order_id)]
     rng.shuffle(wave)
-    assert set(deliver_all(world, wave)) == {202}
+    assert set(deliver_all(world, wave)) == {200}
     statuses = world.wait_settled(timeout=300)
     elapsed = time.monotonic() - started
 
@@ -129,7 +129,7 @@ def test_worker_killed_after_spocc_applied_a_registration_whose_answer_was_lost(
     world.faults({"kind": "drop_after_effect", "path": "/transaction-service/v1/orders$",
                   "methods": ["POST"]})
     doomed = worker_factory(queues="orders", concurrency=1, name="doomed", **SHORT_LEASE)
-    assert world.deliver("order-registered", order_id).status_code == 202
+    assert world.deliver("order-registered", order_id).status_code == 200
     wait_until(lambda: len(world.ledger("order.registered")) == 1, 90,
                "SPoCC to apply the registration")
     time.sleep(0.3)  # the worker is now waiting for an answer that will never come

@@ -24,7 +24,7 @@ def orders_worker(worker_factory: Any) -> Any:
 
 
 def test_blocked_referrer_is_never_exported_nor_are_its_other_events(world, orders_worker):
-    world.reconfigure(rules={"block_order_referrers": ["104.01"]})
+    world.reconfigure(rules={"block_order_referrers": [104.01]})
     order_id = world.create_order(one_line(world, 13))
     world.deliver("order-registered", order_id)
     world.deliver("order-paid", order_id)

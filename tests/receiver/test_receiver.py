@@ -50,10 +50,10 @@ def signed(body: bytes, msg_id: str = "msg_1", at: int | None = None,
             "webhook-signature": signature, "Content-Type": "application/json"}
 
 
-def test_accepted_event_is_committed_then_enqueued_with_202(receiver, hook_connection, spocc_env):
+def test_accepted_event_is_committed_then_enqueued_with_200(receiver, hook_connection, spocc_env):
     answer = requests.post(receiver.hook(hook_connection, "order-registered"),
                            json={"orderId": 4711}, headers=BEARER, timeout=10)
-    assert answer.status_code == 202, answer.text
+    assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["orderId"] == 4711 and body["event"] == "order-registered"
     [row] = deliveries(hook_connection)
@@ -65,7 +65,7 @@ def test_accepted_event_is_committed_then_enqueued_with_202(receiver, hook_conne
 def test_open_url_sender_may_put_token_and_order_id_in_the_url(receiver, hook_connection):
     answer = requests.post(receiver.hook(hook_connection, "order-paid"),
                            params={"orderId": 12, "token": TOKEN}, timeout=10)
-    assert answer.status_code == 202, answer.text
+    assert answer.status_code == 200, answer.text
     [row] = deliveries(hook_connection)
     assert (row.event_type, row.order_id) == ("order-paid", 12)
 
@@ -75,7 +75,7 @@ def test_same_event_twice_gets_the_first_answer_and_is_enqueued_once(
     url = receiver.hook(hook_connection, "order-cancelled")
     first = requests.post(url, json={"orderId": 77}, headers=BEARER, timeout=10)
     second = requests.post(url, json={"orderId": 77, "statusId": 8}, headers=BEARER, timeout=10)
-    assert first.status_code == second.status_code == 202
+    assert first.status_code == second.status_code == 200
     assert first.json() == second.json()
     assert second.headers.get("Idempotent-Replayed") == "true"
     assert len(deliveries(hook_connection)) == 1
@@ -90,7 +90,7 @@ def test_concurrent_copies_of_one_event_make_one_row(receiver, hook_connection):
     with ThreadPoolExecutor(12) as pool:
         answers = list(pool.map(
             lambda _: requests.post(url, data=body, headers=headers, timeout=20), range(12)))
-    assert {a.status_code for a in answers} == {202}
+    assert {a.status_code for a in answers} == {200}
     assert len({a.json()["eventId"] for a in answers}) == 1
     assert len(deliveries(hook_connection)) == 1
 
@@ -99,7 +99,7 @@ def test_signed_delivery_is_accepted(receiver, hook_connection):
     body = json.dumps({"orderId": 5, "event": "status_change"}).encode()
     answer = requests.post(receiver.hook(hook_connection, "shipping-documents"), data=body,
                            headers=signed(body, "msg_signed"), timeout=10)
-    assert answer.status_code == 202, answer.text
+    assert answer.status_code == 200, answer.text
 
 
 def test_same_event_id_with_another_body_is_a_conflict(receiver, hook_connection):
@@ -107,7 +107,7 @@ def test_same_event_id_with_another_body_is_a_conflict(receiver, hook_connection
     one = json.dumps({"orderId": 6}).encode()
     two = json.dumps({"orderId": 7}).encode()
     assert requests.post(url, data=one, headers=signed(one, "msg_x"), timeout=10).status_code \
-        == 202
+        == 200
     answer = requests.post(url, data=two, headers=signed(two, "msg_x"), timeout=10)
     assert answer.status_code == 409
     assert len(deliveries(hook_connection)) == 1
@@ -176,8 +176,13 @@ def test_health_readiness_and_openapi_are_served(receiver):
     assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
     spec = requests.get(f"{receiver.url}/openapi.json", timeout=5).json()
     post = spec["paths"]["/hooks/{connection_id}/{event}"]["post"]
-    assert "202" in post["responses"] and "422" in post["responses"]
-    assert spec["components"]["schemas"]["WebhookEvent"]["required"] == ["orderId"]
+    assert "200" in post["responses"] and "422" in post["responses"]
+    assert "202" not in post["responses"]  # PlentyONE resends anything but a 200
+    # orderId in the body or the query, one of the two: neither alone is required
+    assert "required" not in spec["components"]["schemas"]["WebhookEvent"]
+    assert "one of the two is required" in post["description"]
+    [query_id] = [p for p in post["parameters"] if p["name"] == "orderId"]
+    assert query_id["in"] == "query" and query_id["schema"]["pattern"] == "^[1-9][0-9]{0,18}$"
 
 
 def test_tokens_never_reach_any_log(receiver, hook_connection):
