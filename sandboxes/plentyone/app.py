@@ -37,6 +37,7 @@ def create_app(config: SandboxConfig | None = None, **overrides: Any) -> Flask:
         routes_lookups,
         routes_orders,
         routes_stock_images,
+        subscription_routes,
     )
 
     config = config or SandboxConfig()
@@ -49,7 +50,7 @@ def create_app(config: SandboxConfig | None = None, **overrides: Any) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = sb
     for module in (routes_auth, routes_items, routes_lookups, routes_orders,
-                   routes_stock_images, admin_routes):
+                   routes_stock_images, admin_routes, subscription_routes):
         app.register_blueprint(module.bp)
     if config.contract_check:
         from sandboxes.plentyone.contract import ContractChecker

@@ -110,5 +110,9 @@ class SandboxConfig:
     event_retries: int = 3
     event_backoff: float = 0.5
     event_timeout: float = 5.0
+    # Webhook subscriptions: only a 200 within this many seconds is delivered; the 18
+    # resend times (1 min … 72 h after the event) are multiplied by the scale (tests: ≪ 1).
+    webhook_timeout: float = 2.0
+    webhook_time_scale: float = 1.0
     # Check every /rest answer against the official description (needs the dev deps).
     contract_check: bool = False

@@ -196,14 +196,14 @@ class EventDispatcher:
 
     # triggers -------------------------------------------------------------------------
     def order_created(self, order_id: int) -> list[Delivery]:
-        order = self._order(order_id)
+        order = self.order(order_id)
         if order is None:
             return []
         event = "new_return" if int(order["typeId"]) == 3 else "new_order"
         return self._fire_matching(event, order, None, None)
 
     def status_changed(self, order_id: int, previous: float, status_id: float) -> list[Delivery]:
-        order = self._order(order_id)
+        order = self.order(order_id)
         if order is None:
             return []
         return self._fire_matching("status_change", order, status_id, previous)
@@ -212,7 +212,7 @@ class EventDispatcher:
         """Admin: fire for one order, by matching procedures or ad hoc ones given inline."""
         if body.get("orderId") is None:
             raise ProcedureError("orderId is required")
-        order = self._order(int(body["orderId"]))
+        order = self.order(int(body["orderId"]))
         if order is None:
             raise ProcedureError(f"unknown order {body['orderId']}")
         event = str(body.get("event") or ("new_return" if order["typeId"] == 3
@@ -237,7 +237,8 @@ class EventDispatcher:
         return self._deliver_all(procedures, event, order, status,
                                  float(previous) if previous is not None else None)
 
-    def _order(self, order_id: int) -> dict[str, Any] | None:
+    def order(self, order_id: int) -> dict[str, Any] | None:
+        """A copy of the stored order (both senders build payloads from it)."""
         store = self._sandbox.store
         with store.lock:
             order = store.orders.get(order_id)
@@ -245,6 +246,8 @@ class EventDispatcher:
 
     def _fire_matching(self, event: str, order: dict[str, Any], status: float | None,
                        previous: float | None) -> list[Delivery]:
+        # The same trigger reaches the webhook subscriptions (their own sender and format).
+        self._sandbox.subscriptions.trigger(event, order, status, previous)
         with self._lock:
             procedures = [p for p in self._procedures.values()
                           if p.matches(event, order, status)]

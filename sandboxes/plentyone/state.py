@@ -21,11 +21,12 @@ EXTENSION = "plentyone_sandbox"
 
 
 class Sandbox:
-    """Store, sessions, limiter and event procedures; ledger, faults and stats come from
-    the shared admin surface once `attach` is called."""
+    """Store, sessions, limiter, event procedures and webhook subscriptions; ledger, faults
+    and stats come from the shared admin surface once `attach` is called."""
 
     def __init__(self, config: SandboxConfig) -> None:
         from sandboxes.plentyone.events import EventDispatcher
+        from sandboxes.plentyone.subscriptions import WebhookSender
 
         self.config = config
         self.store = Store()
@@ -35,6 +36,7 @@ class Sandbox:
         self.sessions = Sessions(self.store, config)
         self.limiter = RateLimiter(config.plan)
         self.events = EventDispatcher(self)
+        self.subscriptions = WebhookSender(self)
         self.populate()
 
     def attach(self, admin: SandboxAdmin) -> None:
@@ -51,6 +53,7 @@ class Sandbox:
     def reset_state(self) -> None:
         """Back to the state right after start (the admin surface clears ledger and stats)."""
         self.events.reset()
+        self.subscriptions.reset()
         fresh = Store()
         with self.store.lock:
             for name in Store.__dataclass_fields__:

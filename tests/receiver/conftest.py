@@ -16,6 +16,7 @@ from tests.support.processes import SpoccProcess, free_port, wait_until
 
 TOKEN = "receiver-test-token-0123456789"
 SIGNING_SECRET = "whsec_cmVjZWl2ZXItdGVzdC1zaWduaW5nLXNlY3JldA=="
+SIGN_KEY = "plenty-subscription-sign-key-0123"
 
 
 @dataclass
@@ -57,14 +58,16 @@ def receiver(spocc_env: SpoccEnv, tmp_path_factory: pytest.TempPathFactory) -> I
 
 @pytest.fixture
 def hook_connection(spocc_env: SpoccEnv) -> str:
-    """A connection id with the test token and signing secret (no sandbox behind it)."""
+    """A connection id with the test token, signing secret and PlentyONE sign key (no
+    sandbox behind it)."""
     from store import config_store
     from store.db import session_scope
     from workers import runtime
 
     conn_id = f"r-{uuid.uuid4().hex[:8]}"
     doc = connection_document(conn_id, "http://127.0.0.1:9", "http://127.0.0.1:9",
-                              webhooks={"token": TOKEN, "signing_secret": SIGNING_SECRET})
+                              webhooks={"token": TOKEN, "signing_secret": SIGNING_SECRET,
+                                        "plentyone_sign_key": SIGN_KEY})
     with session_scope(spocc_env.database_url) as session:
         config_store.apply(session, runtime.secret_box(), doc)
     return conn_id

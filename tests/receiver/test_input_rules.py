@@ -171,3 +171,13 @@ def test_refused_requests_store_no_key(receiver, hook_connection):
             IdempotencyKey.connection_id == hook_connection)).scalars().all()
     assert keys == []
     assert json.loads(b"1e3") == 1000.0  # why `1e3` needs its own case: JSON parses a float
+
+
+def test_a_duplicate_inserts_no_row_not_even_one_it_deletes(receiver, hook_connection):
+    """Item 16c: the key is claimed first; today's PostgreSQL path inserted the duplicate's
+    row and deleted it again, which shows as a gap in the event ids."""
+    url = receiver.hook(hook_connection, "order-paid")
+    first = requests.post(url, json={"orderId": 61}, headers=BEARER, timeout=10).json()
+    requests.post(url, json={"orderId": 61}, headers=BEARER, timeout=10)
+    after = requests.post(url, json={"orderId": 62}, headers=BEARER, timeout=10).json()
+    assert after["eventId"] == first["eventId"] + 1
