@@ -122,7 +122,7 @@ def main() -> None:
                 with requests.Session() as s:
                     answer = s.post(hook, json={"orderId": order_id}, headers=headers,
                                     timeout=30)
-                if answer.status_code == 202:
+                if answer.status_code == 200:
                     with lock:
                         accepted[order_id] = time.time()
 
