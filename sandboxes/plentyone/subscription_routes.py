@@ -5,7 +5,8 @@
                                              with its signKey (shown this once)
     GET    /__admin/webhooks/subscriptions  list them (without keys);  DELETE: remove all
     POST   /__admin/webhooks/fire           {"events": [{"orderId", "event", "statusId",
-                                             "previousStatusId", "copies"}, …]}
+                                             "previousStatusId", "copies"}, …]} → how many
+                                             deliveries were made, and their payload ids
     GET    /__admin/webhooks/deliveries     every delivery with its attempts; `pending`
     POST   /__admin/webhooks/settings       {"timeout": 2.0, "timeScale": 0.001}
 """
@@ -48,7 +49,8 @@ def fire() -> ResponseReturnValue:
         made = sandbox().subscriptions.fire(as_object(json_body()))
     except SubscriptionError as exc:
         raise ApiError(400, str(exc), "bad_fire") from None
-    return jsonify({"deliveries": len(made)})
+    return jsonify({"deliveries": len(made),
+                    "payloadIds": sorted({d.payload_id for d in made})})
 
 
 @bp.get("/deliveries")
