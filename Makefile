@@ -4,16 +4,22 @@
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 
-.PHONY: up test lint bench uv sync
+.PHONY: up test lint bench uv sync sync-run
 
 uv:
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 
+# Everything, development tools included (tests, lint, benchmarks).
 sync: uv
 	$(UV) sync --frozen
 
-up: sync
-	$(UV) run spocc up
+# Only what running needs; --inexact leaves development tools installed by `make sync` alone.
+sync-run: uv
+	$(UV) sync --frozen --no-dev --inexact
+
+# `uv run --no-sync`: a plain `uv run` would install the development group first.
+up: sync-run
+	$(UV) run --no-sync spocc up
 
 lint: sync
 	$(UV) run ruff check .

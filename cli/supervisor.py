@@ -111,22 +111,25 @@ class Supervisor:
             self.hurry = True
         self.stopping = True
 
-    def start_all(self, timeout: float = 120.0) -> None:
-        """Start each part and wait until it is up before the next (a sandbox before the
-        receiver that it calls); a part that exits meanwhile cannot start: CannotStart."""
+    def start_all(self, timeout: float = 180.0) -> None:
+        """Start every part at once and wait until each is up; a part that exits meanwhile
+        cannot start: CannotStart."""
         for part in self.parts:
             part.spawn()
-            deadline = time.monotonic() + timeout
-            while not part.is_up():
-                if self.stopping:
-                    return
-                if not part.alive():
+        deadline = time.monotonic() + timeout
+        waiting = list(self.parts)
+        while waiting and not self.stopping:
+            for part in list(waiting):
+                if part.is_up():
+                    part.was_up = True
+                    waiting.remove(part)
+                elif not part.alive():
                     raise CannotStart(f"{part.name} could not start (exit code "
                                       f"{part.proc.returncode if part.proc else '?'})")
-                if time.monotonic() > deadline:
-                    raise CannotStart(f"{part.name} was not up within {timeout:.0f} s")
-                time.sleep(0.2)
-            part.was_up = True
+            if waiting and time.monotonic() > deadline:
+                raise CannotStart(f"{', '.join(p.name for p in waiting)} not up within "
+                                  f"{timeout:.0f} s")
+            time.sleep(0.2)
 
     def watch(self, until: Callable[[], bool] = lambda: False) -> None:
         """Keep every part running until a stop is requested (or UNTIL says so)."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import requests
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
 
 from schemas.connection import ConnectionConfig
 
@@ -55,3 +57,46 @@ def create_demo_order(plenty_url: str, spocc_ids: list[str], warehouse_id: int =
     answer = requests.post(f"{plenty_url}/__admin/orders", json=body, timeout=10)
     answer.raise_for_status()
     return dict(answer.json())
+
+
+# Kept across a reset: what the operator configured, and the record of who did what.
+KEPT_ON_RESET = frozenset({"connections", "connection_secrets", "config_revisions",
+                           "operator_audit"})
+
+
+def reset_test_mode_data(session: Session, connection_ids: list[str]) -> list[str]:
+    """Forget what the connector knows of these connections' sandboxes (orders, deliveries,
+    idempotency keys, attempts, dead letters, sync runs and catalogue state) and keep their
+    configuration. `spocc up` starts the sandboxes empty, so what it remembered of the last
+    run would otherwise answer a new order 1000 "done" without reaching SPoCC.
+
+    Every table with a `connection_id` is reset unless named in KEPT_ON_RESET; rows of other
+    tables that point at a reset row go with it. Returns the tables that lost rows."""
+    import pkgutil
+    from importlib import import_module
+
+    import store
+    from store.models import Base
+
+    for module in pkgutil.iter_modules(store.__path__):
+        if module.name.endswith("models"):
+            import_module(f"store.{module.name}")
+    tables = Base.metadata.sorted_tables
+    reset = {t.name for t in tables if "connection_id" in t.c and t.name not in KEPT_ON_RESET}
+    emptied = []
+    for table in reversed(tables):  # children before their parents
+        if table.name in reset:
+            where = table.c.connection_id.in_(connection_ids)
+        else:
+            pointing = [
+                fk.parent.in_(select(fk.column).where(fk.column.table.c.connection_id
+                                                      .in_(connection_ids)))
+                for fk in table.foreign_keys
+                if fk.column.table.name in reset
+            ]
+            if not pointing:
+                continue
+            where = or_(*pointing)
+        if session.execute(delete(table).where(where)).rowcount:  # type: ignore[attr-defined]
+            emptied.append(table.name)
+    return emptied

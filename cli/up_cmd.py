@@ -93,6 +93,8 @@ def up(
             for cid in config_store.connection_ids(session)
         )
     sandboxes = test_mode and not no_sandboxes
+    if sandboxes:
+        _forget_the_last_sandboxes()
     chosen = [p for p in UP_PARTS if sandboxes or not p.test_mode]
     _ports_free(chosen, ports)
     if any(p.name == "flower" for p in chosen) and not os.environ.get("SPOCC_FLOWER_AUTH"):
@@ -206,6 +208,21 @@ def _ports_free(parts: list[UpPart], ports: dict[str, int]) -> None:
         fail("; ".join(f"port {n} of the {p.name} is in use" for p, n in taken)
              + ": stop what listens there, or choose another with "
              + ", ".join(f"--{p.port}" for p, _ in taken) + ". Nothing was started.")
+
+
+def _forget_the_last_sandboxes() -> None:
+    """The sandboxes start empty: so does what the connector knew of them (README)."""
+    from cli.test_mode import reset_test_mode_data
+
+    with runtime.db() as session:
+        ids = [
+            cid
+            for cid in config_store.connection_ids(session)
+            if config_store.load(session, runtime.secret_box(), cid).test_mode
+        ]
+        if reset_test_mode_data(session, ids):
+            out.print(f"test mode: the sandboxes start empty, so the demo data of "
+                      f"{', '.join(ids)} was reset (configuration kept)")
 
 
 def _wire_sandbox_events(receiver_url: str) -> None:

@@ -1,0 +1,119 @@
+"""What a new user meets in the first hour: `make up` installs what running needs and no
+more, and every command README shows exists as written."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def fresh_shell() -> dict[str, str]:
+    """The environment of a new terminal: the project's venv is not active."""
+    venv_bin = str(Path(sys.prefix) / "bin")
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p != venv_bin)
+    return env
+
+
+def test_make_up_installs_only_what_running_needs(tmp_path: Path) -> None:
+    env = {**fresh_shell(), "UV_PROJECT_ENVIRONMENT": str(tmp_path / "venv")}
+    done = subprocess.run(["make", "-s", "sync-run"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    installed = {p.name for p in (tmp_path / "venv" / "bin").iterdir()}
+    assert "spocc" in installed and "celery" in installed
+    assert not {"pytest", "ruff", "mypy", "hypothesis", "schemathesis"} & installed, installed
+    # `make up` then runs without syncing: a plain `uv run` would add the dev group.
+    plan = subprocess.run(["make", "-n", "up"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60).stdout
+    assert "sync --frozen --no-dev" in plan and "run --no-sync spocc up" in plan, plan
+
+
+@pytest.mark.sqlite
+def test_a_new_up_forgets_the_last_sandboxes_and_keeps_the_configuration(
+    spocc_env, any_db_url: str
+) -> None:
+    """A second `make up` starts empty sandboxes: order 1000 must reach SPoCC again, so
+    what the connector knew of the last ones goes; other connections keep everything."""
+    from datetime import timedelta
+
+    import yaml
+    from sqlalchemy import func, select
+
+    from cli.test_mode import reset_test_mode_data
+    from store import config_store
+    from store.db import session_scope
+    from store.models import DeadLetter, EventDelivery, IdempotencyKey, SyncRun, utcnow
+    from workers import runtime
+
+    doc = yaml.safe_load((ROOT / "cli" / "demo_connection.yaml").read_text())
+    demo, prod = dict(doc["connections"][0]), dict(doc["connections"][0])
+    demo["id"], prod["id"], prod["test_mode"] = "demo-a", "prod-b", False
+    rows = (EventDelivery, IdempotencyKey, SyncRun, DeadLetter)
+    with session_scope(any_db_url) as session:
+        config_store.apply(session, runtime.secret_box(), {"connections": [demo, prod]})
+        for cid in ("demo-a", "prod-b"):
+            session.add_all([
+                EventDelivery(connection_id=cid, event_type="order-registered", order_id=1000),
+                IdempotencyKey(connection_id=cid, scope="order", key="1000", request_hash="h",
+                               expires_at=utcnow() + timedelta(hours=96)),
+                SyncRun(connection_id=cid, process="stock_full", slot="s/1440m"),
+                DeadLetter(connection_id=cid, task_name="t", task_id="i", queue="orders",
+                           last_error="e", attempts=1),
+            ])
+    with session_scope(any_db_url) as session:
+        emptied = reset_test_mode_data(session, ["demo-a"])
+    assert {"event_deliveries", "idempotency_keys", "sync_runs", "dead_letters"} <= set(emptied)
+    with session_scope(any_db_url) as session:
+        for model in rows:
+            left = dict(session.execute(select(model.connection_id, func.count())
+                                        .group_by(model.connection_id)).all())
+            assert left == {"prod-b": 1}, (model.__tablename__, left)
+        assert set(config_store.connection_ids(session)) >= {"demo-a", "prod-b"}
+        assert config_store.load(session, runtime.secret_box(), "demo-a").test_mode
+
+
+def readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    inline = re.findall(r"`(spocc [^`]+)`", text)
+    blocks = [ln.split("#")[0].strip() for block in re.findall(r"```sh\n(.*?)```", text, re.S)
+              for ln in block.splitlines() if ln.strip().startswith("spocc ")]
+    return [c.replace("\\|", "|") for c in inline + blocks]
+
+
+def test_every_spocc_command_readme_shows_exists() -> None:
+    import click
+
+    from cli.main import cli
+
+    commands = readme_commands()
+    assert len(commands) > 20
+    for shown in commands:
+        command: click.Command = cli
+        for token in shown.split()[1:]:
+            token = token.strip("[]")
+            if token.startswith("-"):
+                names = {o for p in command.params for o in getattr(p, "opts", [])}
+                names |= {"-h", "--help"}
+                assert token.split("=")[0] in names, f"{shown}: {command.name} has no {token}"
+            elif isinstance(command, click.Group) and token not in ("…", "..."):
+                first, *others = token.split("|")
+                for name in (first, *others):
+                    assert name in command.commands, f"{shown}: no `{name}` in {command.name}"
+                command = command.commands[first]
+
+
+def test_spocc_is_on_path_once_the_venv_is_activated() -> None:
+    done = subprocess.run(["bash", "-c", ". .venv/bin/activate && spocc --help"], cwd=ROOT,
+                          env=fresh_shell(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "SPoCC" in done.stdout
