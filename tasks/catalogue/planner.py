@@ -183,6 +183,12 @@ def _plan_page(ctx: Context, run_id: int, send: Send) -> bool:
         keys, unchanged = page.keys, 0
         if isinstance(process, Triage):
             keys, unchanged = process.triage(ctx, session, run, page)
+        # keys left over from earlier pages come first: units are filled across pages, so
+        # a delta's few changes per page make full units (and full bulk writes), not many
+        # small ones; what does not fill a unit waits for the next page (or the last)
+        keys = [*run.options.get("carry", []), *keys]
+        rest = len(keys) % size if not page.last else 0
+        carry, keys = keys[len(keys) - rest :], keys[: len(keys) - rest]
         batches = [
             (page_no * 10_000 + j, keys[i : i + size])
             for j, i in enumerate(range(0, len(keys), size))
@@ -193,7 +199,7 @@ def _plan_page(ctx: Context, run_id: int, send: Send) -> bool:
         # the page and the cursor commit together: a page is counted once
         run.found += len(page.keys)
         run.unchanged += unchanged
-        _set_options(run, page=page_no + 1, planner_at=utcnow().isoformat())
+        _set_options(run, page=page_no + 1, carry=carry, planner_at=utcnow().isoformat())
         if page.last:
             runs.mark_planned(session, run.id)
     for unit_id in new_ids:
