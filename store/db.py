@@ -13,6 +13,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
+    engine = _create(url)
+    _ENGINES.append(engine)
+    return engine
+
+
+_ENGINES: list[Engine] = []
+
+
+def forget_inherited_connections() -> None:
+    """In a process just forked: leave the parent's pooled connections to the parent (a
+    connection used from two processes corrupts both), and open our own."""
+    for engine in _ENGINES:
+        engine.dispose(close=False)
+
+
+def _create(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

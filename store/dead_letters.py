@@ -1,15 +1,20 @@
-"""Dead letters and attempt rows: what failed, how often, and what an operator did about it."""
+"""Dead letters: what failed for good, how often, and what resolved it (an operator, or later
+success on the same subject)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store.models import Attempt, DeadLetter, utcnow
+
+# A letter still waiting for someone (or for its replay).
+UNRESOLVED = ("open", "replayed")
 
 # Tasks take row ids, never credentials; this is the second line of defence.
 _SECRET_HINTS = (
@@ -38,43 +43,6 @@ def scrub(value: Any) -> Any:
     return repr(value)
 
 
-def start_attempt(
-    session: Session,
-    task_id: str,
-    task_name: str,
-    connection_id: str | None,
-    delivery_id: int | None = None,
-) -> tuple[int, int]:
-    """Record that a message is being executed; returns (attempt id, how many so far)."""
-    number = (
-        session.execute(select(func.count()).where(Attempt.task_id == task_id)).scalar_one() + 1
-    )
-    row = Attempt(
-        task_id=task_id,
-        task_name=task_name,
-        connection_id=connection_id,
-        delivery_id=delivery_id,
-        number=number,
-    )
-    session.add(row)
-    session.flush()
-    return row.id, number
-
-
-def finish_attempt(
-    session: Session, attempt_id: int, outcome: str, started: datetime, error: str | None = None
-) -> None:
-    session.execute(
-        update(Attempt)
-        .where(Attempt.id == attempt_id)
-        .values(
-            outcome=outcome,
-            error=error[:4000] if error else None,
-            duration_ms=(utcnow() - started).total_seconds() * 1000,
-        )
-    )
-
-
 def add(
     session: Session,
     *,
@@ -86,29 +54,90 @@ def add(
     kwargs: dict[str, Any],
     last_error: str,
     attempts: int,
+    subject: str | None = None,
+    replay_of: int | None = None,
+    attempts_are_total: bool = False,
 ) -> DeadLetter:
-    row = DeadLetter(
-        task_name=task_name,
-        task_id=task_id,
-        queue=queue,
-        connection_id=connection_id,
-        args=scrub(list(args)),
-        kwargs=scrub(dict(kwargs)),
-        last_error=last_error[:8000],
-        attempts=attempts,
-    )
-    session.add(row)
+    """The work failed for good: its unresolved letter (the one being replayed, or the
+    subject's) counts the attempts and takes the new error; only a first failure is a new
+    letter. A replay that fails again is open again, not a second, unrelated row.
+
+    `attempts` are this message's; with `attempts_are_total` they are all the subject's
+    counted attempts (the attempt cap's count), which the letter may already include."""
+    now = utcnow()
+    row = _unresolved(session, subject, replay_of)
+    if row is None:
+        try:
+            with session.begin_nested():  # the unique index settles two first failures
+                row = DeadLetter(
+                    task_name=task_name,
+                    task_id=task_id,
+                    queue=queue,
+                    connection_id=connection_id,
+                    subject=subject,
+                    args=scrub(list(args)),
+                    kwargs=scrub(dict(kwargs)),
+                    last_error=last_error[:8000],
+                    attempts=attempts,
+                    last_failed_at=now,
+                )
+                session.add(row)
+                session.flush()
+            return row
+        except IntegrityError:
+            row = _unresolved(session, subject, None)
+            if row is None:
+                raise
+    row.attempts = max(row.attempts, attempts) if attempts_are_total else row.attempts + attempts
+    row.last_error = last_error[:8000]
+    row.last_failed_at = now
+    row.status = "open"
+    if subject is not None and row.subject is None:
+        row.subject = subject
     session.flush()
     return row
 
 
-def resolve_replayed(session: Session, replay_task_id: str) -> None:
-    """A replayed task succeeded: its dead letter is resolved."""
-    session.execute(
+def _unresolved(
+    session: Session, subject: str | None, replay_of: int | None
+) -> DeadLetter | None:
+    if replay_of is not None:
+        row = session.get(DeadLetter, replay_of, with_for_update=True)
+        if row is not None and row.status in UNRESOLVED:
+            return row
+    if subject is None:
+        return None
+    return session.execute(
+        select(DeadLetter)
+        .where(DeadLetter.subject == subject, DeadLetter.status.in_(UNRESOLVED))
+        .with_for_update()
+    ).scalar_one_or_none()
+
+
+def resolve_subject(session: Session, subject: str, note: str) -> int:
+    """Later work on the subject succeeded: its open (or replayed) letters are resolved,
+    with `note` saying how. Returns how many."""
+    result = session.execute(
+        update(DeadLetter)
+        .where(DeadLetter.subject == subject, DeadLetter.status.in_(UNRESOLVED))
+        .values(status="resolved", resolved_at=utcnow(), resolution=note[:2000])
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def resolve_replayed(session: Session, replay_task_id: str) -> int:
+    """A replayed task succeeded: its dead letter is resolved (a letter without a subject
+    is found by the replay's task id)."""
+    result = session.execute(
         update(DeadLetter)
         .where(DeadLetter.replay_task_id == replay_task_id, DeadLetter.status == "replayed")
-        .values(status="resolved", resolved_at=utcnow())
+        .values(
+            status="resolved",
+            resolved_at=utcnow(),
+            resolution=f"replay {replay_task_id} succeeded",
+        )
     )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def listing(session: Session, status: str | None = "open", limit: int = 100) -> list[DeadLetter]:
@@ -135,6 +164,9 @@ def reap(session: Session, resolved_older_than: timedelta, attempts_older_than: 
             Attempt.task_id.not_in(select(DeadLetter.task_id).where(unresolved)),
             Attempt.task_id.not_in(select(DeadLetter.replay_task_id).where(
                 unresolved, DeadLetter.replay_task_id.is_not(None))),
+            # nor does its subject's attempts: they are what the attempt cap counts
+            or_(Attempt.subject.is_(None), Attempt.subject.not_in(select(DeadLetter.subject).where(
+                unresolved, DeadLetter.subject.is_not(None)))),
         )
     ).rowcount  # type: ignore[attr-defined]
     return int(n or 0)

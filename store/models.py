@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -119,12 +120,16 @@ class EventDelivery(Base):
 class Attempt(Base):
     """One execution of one task message (Saleor's EventDeliveryAttempt, for every task).
 
-    Counting rows per Celery task id caps redeliveries of a message whose worker keeps dying
-    (reject_on_worker_lost would otherwise loop a poison message forever).
+    `subject` names the work (`delivery:42`, `unit:7`) whatever message carried it: counting
+    a subject's crashes, time-outs and failures across task ids caps work that keeps killing
+    its worker, even when a sweeper re-sends it under new ids (store/attempts.py).
     """
 
     __tablename__ = "attempts"
-    __table_args__ = (Index("ix_attempts_task_id", "task_id"),)
+    __table_args__ = (
+        Index("ix_attempts_task_id", "task_id"),
+        Index("ix_attempts_subject", "subject", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     task_id: Mapped[str] = mapped_column(String(64))
@@ -134,6 +139,9 @@ class Attempt(Base):
         ForeignKey("event_deliveries.id", ondelete="CASCADE"), nullable=True, index=True
     )
     number: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # running → success | retry | failed | soft_timeout | timeout (hard limit) | lost (worker
+    # died) | deferred | poison (refused at the cap)
     outcome: Mapped[str] = mapped_column(String(16), default="running")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     started_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -171,10 +179,23 @@ class SyncRun(Base):
 
 
 class DeadLetter(Base):
-    """A task that exhausted its retries: what an operator sees, replays or discards."""
+    """A task that exhausted its retries: what an operator sees, replays or discards.
+
+    One unresolved letter per subject: later failures of the same work (a replay that fails
+    again, a re-sent message) update it; later success on the subject resolves it.
+    """
 
     __tablename__ = "dead_letters"
-    __table_args__ = (Index("ix_dead_letters_status", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_dead_letters_status", "status", "created_at"),
+        Index(
+            "uq_dead_letters_unresolved_subject",
+            "subject",
+            unique=True,
+            postgresql_where=text("status IN ('open', 'replayed')"),
+            sqlite_where=text("status IN ('open', 'replayed')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     connection_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -183,11 +204,15 @@ class DeadLetter(Base):
     queue: Mapped[str] = mapped_column(String(40))
     args: Mapped[list[Any]] = mapped_column(JSON, default=list)
     kwargs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    subject: Mapped[str | None] = mapped_column(String(200), nullable=True)
     last_error: Mapped[str] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer)
-    # open → replayed (a new task was sent) → resolved (it succeeded) | discarded
+    # open → replayed (a new task was sent) → resolved (it succeeded) | discarded;
+    # a replay that fails again is open again
     status: Mapped[str] = mapped_column(String(16), default="open")
     replay_count: Mapped[int] = mapped_column(Integer, default=0)
     replay_task_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_failed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    resolution: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -1,42 +1,106 @@
 """How every task is defined: name, queue, limits and retry policy stated at the definition.
 
-Each execution is an `attempts` row; a task that fails for good (retries exhausted or a
-permanent error) becomes a dead letter an operator can replay; a message whose worker keeps
-dying is capped by the attempt rows it left unfinished, instead of looping forever.
+Each execution is an `attempts` row naming its subject (the work: `delivery:42`, `unit:7`),
+whatever message carried it. Work that keeps killing its worker, keeps hitting its time
+limit or keeps failing is refused at `SPOCC_ATTEMPT_CAP` counted attempts of its subject,
+across task ids (sweepers re-send under new ids), and becomes a dead letter naming the
+cause. A task that fails for good becomes a dead letter an operator can replay; one letter
+per subject, resolved on its own when later work on the same subject succeeds. A task that
+must wait (a hold, a rate budget) calls `self.defer(countdown, reason)`: that is no attempt
+and uses up none of its retries.
 """
 
 from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import Any, NoReturn, TypeVar
 
+from billiard.exceptions import WorkerLostError
 from celery import Task
-from celery.exceptions import Retry
-from sqlalchemy import func, select
+from celery.exceptions import Ignore, Retry, SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.signals import worker_process_init
+from celery.worker.request import Request
 
 from clients import exchange as http_exchange
 from clients.errors import RetryableError
-from store import dead_letters, exchanges
-from store.models import Attempt, utcnow
+from store import attempts, dead_letters, exchanges
+from store.db import forget_inherited_connections
+from store.models import utcnow
 from workers import runtime
 from workers.celery_app import TASK_QUEUES, app
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Header set on a message sent by `spocc dlq replay`: success resolves its dead letter.
+# Header set on a message sent by `spocc dlq replay`: the dead letter's id.
 REPLAY_HEADER = "spocc_replay_of"
+# An attempt still "running" this long after the hard time limit has no process any more.
+_GRACE = timedelta(seconds=60)
 
 
 class PoisonMessage(Exception):
-    """The message's worker was lost too many times; it is not run again."""
+    """The work reached the attempt cap; it is not run again."""
+
+
+class Deferred(Ignore):
+    """Raised by `SpoccTask.defer`: the work was re-queued for later, nothing failed."""
+
+    def __init__(self, countdown: float, reason: str) -> None:
+        super().__init__(countdown, reason)
+        self.countdown, self.reason = countdown, reason
+
+    def __reduce__(self) -> tuple[Any, ...]:  # it may travel to the worker's main process
+        return (Deferred, (self.countdown, self.reason))
+
+
+class SpoccRequest(Request):
+    """The worker's main process sees what the task's own process cannot report: the
+    process was lost, or killed at the hard time limit. Recorded on the attempt before the
+    message is requeued, so the next execution counts it."""
+
+    def on_failure(
+        self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False
+    ) -> Any:
+        exc = exc_info.exception
+        exc = getattr(exc, "exc", exc)  # ExceptionWithTraceback
+        if isinstance(exc, TimeLimitExceeded):
+            limit = exc.args[0] if exc.args else "?"
+            _ended_by_worker(
+                self.id, attempts.TIMEOUT, f"killed at the hard time limit ({limit} s)"
+            )
+        elif isinstance(exc, WorkerLostError):
+            _ended_by_worker(self.id, attempts.LOST, f"worker lost: {exc}")
+        return super().on_failure(exc_info, send_failed_event=send_failed_event,
+                                  return_ok=return_ok)
+
+
+def _ended_by_worker(task_id: str, outcome: str, error: str) -> None:
+    try:
+        with runtime.db() as session:
+            attempts.ended_by_worker(session, task_id, outcome, error)
+    except Exception:  # the main process must go on; the next execution counts it as lost
+        import logging
+
+        logging.getLogger(__name__).warning("could not record %s of %s", outcome, task_id,
+                                            exc_info=True)
+
+
+@worker_process_init.connect
+def _own_connections(**_: Any) -> None:
+    # A pool process forked after the main process used the database must not share its
+    # connections.
+    forget_inherited_connections()
 
 
 class SpoccTask(Task):
     abstract = True
     acks_late = True
     reject_on_worker_lost = True
+    # A message killed at the hard time limit is requeued (like one whose worker died), so
+    # it meets the attempt cap instead of vanishing; a plain failure is still removed.
+    acks_on_failure_or_timeout = False
+    Request = "workers.task_base:SpoccRequest"
     max_retries = 5
     retry_backoff = 2
     retry_backoff_max = 300  # minutes at most: longer waits belong in a database schedule
@@ -52,61 +116,119 @@ class SpoccTask(Task):
         value = kwargs.get("delivery_id")
         return value if isinstance(value, int) else None
 
+    def subject_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+        """What the work is about, whatever message carries it ("delivery:42", "unit:7",
+        "planner:run:3", "writeback:9"). Attempts are capped and dead letters kept per
+        subject; None makes the message's own task id the subject."""
+        return None
+
+    def defer(self, countdown: float, reason: str) -> NoReturn:
+        """Come back in `countdown` seconds: the same work, the same task id, recorded as a
+        "deferred" attempt that is not counted and uses up none of `max_retries`."""
+        raise Deferred(countdown, reason)
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         task_id = self.request.id
         if task_id is None or self.request.is_eager:
             return super().__call__(*args, **kwargs)
         started = utcnow()
         http_exchange.clear()  # what an earlier task in this process called is not ours
-        connection_id = self.connection_of(args, kwargs)
+        subject = self.subject_of(args, kwargs)
+        replay_of = self._replay_of()
         with runtime.db() as session:
-            lost = session.execute(
-                select(func.count()).where(Attempt.task_id == task_id, Attempt.outcome == "running")
-            ).scalar_one()
-            attempt_id, _ = dead_letters.start_attempt(
-                session, task_id, self.name, connection_id, self.delivery_of(args, kwargs)
+            tally = attempts.tally(
+                session,
+                task_id=task_id,
+                subject=subject,
+                dead_before=started - timedelta(seconds=self._hard_limit()) - _GRACE,
+                own_message_only=replay_of is not None,
             )
-        if lost >= runtime.settings().attempt_cap:
-            self._finish(attempt_id, "poison", started, f"worker lost {lost} times")
-            self._dead_letter(
-                args, kwargs, PoisonMessage(f"worker lost {lost} times running this message")
+            attempt_id, _ = attempts.start(
+                session, task_id, self.name, self.connection_of(args, kwargs),
+                self.delivery_of(args, kwargs), subject,
             )
+        if tally.total >= runtime.settings().attempt_cap:
+            cause = tally.cause()
+            self._finish(attempt_id, "poison", started, cause)
+            # the letter counts the subject's attempts once, however often it is refused
+            self._dead_letter(args, kwargs, PoisonMessage(cause), tally.total,
+                              counted=replay_of is None)
             return None
         try:
             result = super().__call__(*args, **kwargs)
+        except Deferred as deferred:
+            # recorded first: the next execution must not take this one for a lost worker
+            self._finish(attempt_id, "deferred", started, deferred.reason)
+            self._send_again(deferred.countdown, replay_of)
+            raise Ignore(deferred.reason) from None  # acknowledged: the new message carries on
         except Retry as exc:
-            self._finish(attempt_id, "retry", started, _describe(exc.exc or exc))
+            cause = exc.exc or exc
+            outcome = attempts.SOFT_TIMEOUT if isinstance(cause, SoftTimeLimitExceeded) else "retry"
+            self._finish(attempt_id, outcome, started, _describe(cause))
             raise
-        except BaseException as exc:
-            self._finish(attempt_id, "failed", started, _describe(exc))
+        except SoftTimeLimitExceeded as exc:  # its retries are used up
+            self._finish(attempt_id, attempts.SOFT_TIMEOUT, started, _describe(exc))
             raise
-        self._finish(attempt_id, "success", started)
-        if self._is_replay():
-            with runtime.db() as session:
+        except Exception as exc:
+            self._finish(attempt_id, attempts.FAILED, started, _describe(exc))
+            raise
+        # Anything else (SystemExit on the SIGTERM before the hard time limit's SIGKILL, a
+        # shutdown) leaves the attempt running: the main process records what ended it.
+        with runtime.db() as session:
+            attempts.finish(session, attempt_id, attempts.SUCCESS, started)
+            if subject is not None:
+                dead_letters.resolve_subject(
+                    session, subject, f"{self.name} succeeded on {subject} (task {task_id})"
+                )
+            if replay_of is not None:
                 dead_letters.resolve_replayed(session, task_id)
         return result
 
-    def _is_replay(self) -> bool:
+    def _send_again(self, countdown: float, replay_of: int | None) -> None:
+        """The same message later: same task id, arguments and retry count."""
+        headers = dict(self.request.headers or {})
+        if replay_of is not None:
+            headers[REPLAY_HEADER] = str(replay_of)
+        self.signature_from_request(countdown=countdown, headers=headers).apply_async()
+
+    def _hard_limit(self) -> float:
+        return float(self.time_limit or runtime.settings().task_time_limit)
+
+    def _replay_of(self) -> int | None:
         # Celery puts custom message headers on the request itself (and, in some versions,
         # also under request.headers).
         headers = self.request.headers or {}
-        return REPLAY_HEADER in headers or getattr(self.request, REPLAY_HEADER, None) is not None
+        value = headers.get(REPLAY_HEADER, getattr(self.request, REPLAY_HEADER, None))
+        try:
+            return int(value) if value is not None else None
+        except (TypeError, ValueError):
+            return None
 
     def _finish(
         self, attempt_id: int, outcome: str, started: datetime, error: str | None = None
     ) -> None:
         with runtime.db() as session:
-            dead_letters.finish_attempt(session, attempt_id, outcome, started, error)
+            attempts.finish(session, attempt_id, outcome, started, error)
             if outcome != "success":
                 _keep_exchange(session, attempt_id=attempt_id)
 
     def on_failure(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
     ) -> None:
-        self._dead_letter(tuple(args or ()), dict(kwargs or {}), exc)
+        if isinstance(exc, TimeLimitExceeded):
+            # Called in the worker's main process (Celery ≥ 5.6): SpoccRequest recorded the
+            # time-out and the message is requeued to meet the attempt cap.
+            return
+        self._dead_letter(tuple(args or ()), dict(kwargs or {}), exc,
+                          (self.request.retries or 0) + 1)
 
     def _dead_letter(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any], exc: BaseException
+        self,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        exc: BaseException,
+        count: int,
+        counted: bool = False,
     ) -> None:
         delivery_info = self.request.delivery_info or {}
         queue = delivery_info.get("routing_key") or TASK_QUEUES.get(self.name, "default")
@@ -120,7 +242,10 @@ class SpoccTask(Task):
                 args=args,
                 kwargs=kwargs,
                 last_error=_describe(exc, with_trace=True),
-                attempts=(self.request.retries or 0) + 1,
+                attempts=count,
+                attempts_are_total=counted,
+                subject=self.subject_of(args, kwargs),
+                replay_of=self._replay_of(),
             )
             _keep_exchange(session, dead_letter_id=letter.id)
             self.on_dead_letter(session, letter.id, args, kwargs, exc)
@@ -162,14 +287,18 @@ def spocc_task(
     base: type[SpoccTask] = SpoccTask,
     **options: Any,
 ) -> Callable[[F], Any]:
-    """Declare a task: an explicit name, its queue, what it retries on and its limits."""
+    """Declare a task: an explicit name, its queue, what it retries on and its limits.
+
+    The soft time limit is always retried (the next try may be quicker; the attempt cap
+    bounds one that never is)."""
     s = runtime.settings()
     TASK_QUEUES[name] = queue
     return app.task(
         name=name,
         base=base,
         bind=True,
-        autoretry_for=retry_for,
+        autoretry_for=(*retry_for, SoftTimeLimitExceeded),
+        dont_autoretry_for=(Deferred,),
         max_retries=max_retries,
         soft_time_limit=soft_time_limit or s.task_soft_time_limit,
         time_limit=time_limit or s.task_time_limit,

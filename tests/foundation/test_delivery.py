@@ -54,7 +54,7 @@ def test_late_ack_task_survives_sigkill_of_the_worker_main_process(spocc_env, wo
     )
     assert _effects(url, token) == 1
     outcomes = _attempts(url, result.id)
-    assert outcomes.count("running") == 1, outcomes  # the attempt the kill cut short
+    assert outcomes.count("lost") == 1, outcomes  # the attempt the kill cut short
     assert outcomes.count("success") == 1, outcomes
 
 
@@ -120,7 +120,7 @@ def test_task_failing_past_its_retries_lands_in_the_dead_letter_table_and_replay
 
 def test_message_whose_worker_keeps_dying_is_dead_lettered_not_looped(spocc_env, worker_factory):
     """The attempt cap lives in the database: unfinished attempts count as lost workers."""
-    from store import dead_letters
+    from store import attempts
     from tests.support.tasks import effect
     from workers import runtime
 
@@ -129,7 +129,7 @@ def test_message_whose_worker_keeps_dying_is_dead_lettered_not_looped(spocc_env,
     cap = runtime.settings().attempt_cap
     with session_scope(spocc_env.database_url) as s:
         for _ in range(cap):
-            dead_letters.start_attempt(s, task_id, "spocc.test.effect", None)
+            attempts.start(s, task_id, "spocc.test.effect", None)
     worker_factory(name="poison")
     effect.apply_async(kwargs={"token": token}, task_id=task_id)
     url = spocc_env.database_url

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
 
 from clients.errors import ServerError
 from store import idempotency
 from workers import runtime
-from workers.task_base import spocc_task
+from workers.task_base import SpoccTask, spocc_task
 
 
 @spocc_task("spocc.test.effect", queue="default", max_retries=3)
@@ -50,3 +53,59 @@ def channel_stores(self: Any, connection_id: str) -> int:
         return len(list(spocc.channel_stores()))
     finally:
         spocc.close()
+
+
+class TokenTask(SpoccTask):
+    """A test task whose work is its token: attempts and dead letters are kept per token."""
+
+    abstract = True
+
+    def subject_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+        token = kwargs.get("token")
+        return f"test:{token}" if isinstance(token, str) else None
+
+
+@spocc_task(
+    "spocc.test.token_flaky", queue="default", base=TokenTask, max_retries=2,
+    retry_backoff=False, default_retry_delay=0,
+)
+def token_flaky(self: Any, token: str, fail_times: int) -> None:
+    """`flaky`, with its token as its subject."""
+    flaky.run(token, fail_times)
+
+
+@spocc_task("spocc.test.overrun", queue="default", base=TokenTask, max_retries=0,
+            soft_time_limit=1, time_limit=2)
+def overrun(self: Any, token: str) -> None:
+    """Runs past its (2 s) hard time limit every time, deaf to the soft one (as a call
+    stuck in C code would be): the pool kills it."""
+    runtime.redis_client().incr(f"test:overrun:{token}")
+    try:
+        time.sleep(30)
+    except SoftTimeLimitExceeded:
+        time.sleep(30)
+
+
+@spocc_task("spocc.test.suicide", queue="default", base=TokenTask, max_retries=0)
+def suicide(self: Any, token: str) -> None:
+    """Kills the process running it every time (as an out-of-memory kill would)."""
+    runtime.redis_client().incr(f"test:suicide:{token}")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@spocc_task("spocc.test.slow_once", queue="default", base=TokenTask, max_retries=2,
+            retry_backoff=False, default_retry_delay=0, soft_time_limit=1, time_limit=20)
+def slow_once(self: Any, token: str) -> None:
+    """Overruns its 1 s soft time limit on the first run only."""
+    if int(runtime.redis_client().incr(f"test:slow:{token}")) == 1:
+        time.sleep(5)
+    runtime.redis_client().set(f"test:slow:{token}:done", "1")
+
+
+@spocc_task("spocc.test.held", queue="default", base=TokenTask, max_retries=0)
+def held(self: Any, token: str, holds: int) -> None:
+    """Waits (defers) `holds` times, then records the retries Celery counted."""
+    client = runtime.redis_client()
+    if int(client.incr(f"test:held:{token}")) <= holds:
+        self.defer(0.2, f"waiting for test {token}")
+    client.set(f"test:held:{token}:retries", str(self.request.retries))
