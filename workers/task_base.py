@@ -15,11 +15,12 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Concatenate, NoReturn, ParamSpec, Protocol, TypeVar
 
 from billiard.exceptions import WorkerLostError
 from celery import Task
 from celery.exceptions import Ignore, Retry, SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.result import AsyncResult
 from celery.signals import worker_process_init
 from celery.worker.request import Request
 
@@ -31,7 +32,8 @@ from store.models import utcnow
 from workers import runtime
 from workers.celery_app import TASK_QUEUES, app
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R_co = TypeVar("R_co", covariant=True)
 
 # Header set on a message sent by `spocc dlq replay`: the dead letter's id.
 REPLAY_HEADER = "spocc_replay_of"
@@ -276,6 +278,27 @@ def _describe(exc: BaseException, with_trace: bool = False) -> str:
     return text
 
 
+class TaskOf(Protocol[P, R_co]):
+    """A declared task, typed by the function it wraps (without its bound `self`): mypy
+    checks a direct call, `.delay(...)` and `.run(...)` against that signature."""
+
+    name: str
+    max_retries: int | None
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+
+    def run(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
+
+    def delay(self, *args: P.args, **kwargs: P.kwargs) -> AsyncResult: ...
+
+    def apply_async(
+        self,
+        args: tuple[Any, ...] | list[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> AsyncResult: ...
+
+
 def spocc_task(
     name: str,
     *,
@@ -286,7 +309,7 @@ def spocc_task(
     time_limit: int | None = None,
     base: type[SpoccTask] = SpoccTask,
     **options: Any,
-) -> Callable[[F], Any]:
+) -> Callable[[Callable[Concatenate[Any, P], R_co]], TaskOf[P, R_co]]:
     """Declare a task: an explicit name, its queue, what it retries on and its limits.
 
     The soft time limit is always retried (the next try may be quicker; the attempt cap
