@@ -151,15 +151,18 @@ def show(dead_letter_id: int) -> None:
         "task": r.task_name,
         "task_id": r.task_id,
         "queue": r.queue,
+        "subject": r.subject or "-",
         "cause": dlq_actions.cause_key(r),
         "attempts": r.attempts,
         "replays": r.replay_count,
         "created": r.created_at.isoformat(),
+        "last failed": r.last_failed_at.isoformat() if r.last_failed_at else "-",
+        "resolution": r.resolution or "-",
         "args": json.dumps(r.args),
         "kwargs": json.dumps(r.kwargs),
     }
     for k, v in fields.items():
-        out.print(f"[bold]{k:>10}[/] {escape(str(v))}")
+        out.print(f"[bold]{k:>11}[/] {escape(str(v))}")
     out.print("[bold]last error[/]")
     out.print(r.last_error, markup=False, soft_wrap=True)
     if d.attempts:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import false, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from store import audit
 from store.models import Attempt, DeadLetter, utcnow
@@ -25,6 +26,7 @@ NO_CONNECTION = "-"
 STATUSES = ("open", "replayed", "resolved", "discarded")
 ACTIONABLE = ("open", "replayed")
 GROUP_SCAN_LIMIT = 10_000
+ATTEMPTS_SHOWN = 100  # the latest of a letter's attempts
 
 
 class ActionError(LookupError):
@@ -119,11 +121,15 @@ def detail(session: Session, dead_letter_id: int) -> LetterDetail:
     """One letter with its attempts, the last HTTP exchange of its failure, and its audit."""
     letter = _get(session, dead_letter_id)
     task_ids = [t for t in (letter.task_id, letter.replay_task_id) if t]
+    # the subject's attempts, whichever message carried them (a sweeper's resend, a replay)
+    mine: ColumnElement[bool] = Attempt.task_id.in_(task_ids)
+    if letter.subject:
+        mine = or_(mine, Attempt.subject == letter.subject)
     attempts = list(
         session.execute(
-            select(Attempt).where(Attempt.task_id.in_(task_ids)).order_by(Attempt.id)
+            select(Attempt).where(mine).order_by(Attempt.id.desc()).limit(ATTEMPTS_SHOWN)
         ).scalars()
-    )
+    )[::-1]
     attempt_ids = [a.id for a in attempts]
     exchange = session.execute(
         select(HttpExchange)
@@ -191,6 +197,7 @@ def _close(
     letter = _get(session, dead_letter_id)
     _check_open(letter)
     letter.status, letter.resolved_at = status, utcnow()
+    letter.resolution = f"{status} by {actor}: {reason.strip()}"[:2000]
     action = "dead_letter.discard" if status == "discarded" else "dead_letter.resolve"
     audit.record(
         session, actor, action, subject(letter.id), reason, connection_id=letter.connection_id

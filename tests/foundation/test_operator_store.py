@@ -149,6 +149,7 @@ def test_discard_and_resolve_need_a_reason_and_are_audited(any_db_url):
         assert s.get(DeadLetter, a).status == "discarded"
         assert s.get(DeadLetter, b).status == "resolved"
         assert s.get(DeadLetter, b).resolved_at is not None
+        assert s.get(DeadLetter, b).resolution == "resolved by bob: stock corrected by hand"
         d = dlq_actions.detail(s, b)
         assert [(e.actor, e.action, e.reason) for e in d.audit] == [
             ("bob", "dead_letter.resolve", "stock corrected by hand")]
@@ -169,3 +170,24 @@ def test_closing_several_letters_is_all_or_nothing(any_db_url):
     with session_scope(any_db_url) as s:
         assert s.get(DeadLetter, a).status == "open"
         assert audit.recent(s, subject=dlq_actions.subject(a)) == []
+
+
+def test_a_letter_shows_its_subjects_attempts_whichever_message_carried_them(any_db_url):
+    from store.models import Attempt
+
+    subject = f"delivery:{uuid.uuid4().int % 10**9}"
+    with session_scope(any_db_url) as s:
+        for n, task_id in enumerate(("sweeper-resend-1", "sweeper-resend-2", "last"), 1):
+            s.add(Attempt(task_id=f"{task_id}-{subject}", task_name="spocc.orders.paid",
+                          number=n, subject=subject, outcome="failed", error="ServerError"))
+        s.add(Attempt(task_id="unrelated", task_name="spocc.orders.paid", number=1,
+                      subject="delivery:other", outcome="failed"))
+        letter = dead_letters.add(
+            s, task_name="spocc.orders.paid", task_id=f"last-{subject}", queue="orders",
+            connection_id="shop", args=[], kwargs={}, last_error="ServerError: 503",
+            attempts=3, subject=subject,
+        )
+    with session_scope(any_db_url) as s:
+        d = dlq_actions.detail(s, letter.id)
+    assert [a.task_id.split("-" + subject)[0] for a in d.attempts] == [
+        "sweeper-resend-1", "sweeper-resend-2", "last"]
