@@ -116,6 +116,8 @@ def flower(port: int, address: str) -> None:
             "--max_tasks=10000",
             f"--basic_auth={login}",
             "--persistent=False",
+            # Workers answer an inspect within this; a busy host needs more than 1 s.
+            "--inspect_timeout=5000",
         ]
     )
 

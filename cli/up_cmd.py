@@ -118,6 +118,8 @@ def up(
         if part.name == "plentyone sandbox":
             # A restarted sandbox starts empty: it needs its event procedures again.
             part.on_up = lambda: _wire_sandbox_events(receiver_url)
+        if part.name.startswith("worker") and "flower_port" in ports:
+            part.on_up = lambda: _refresh_flower(ports["flower_port"])
     supervisor = Supervisor(parts)
     signal.signal(signal.SIGINT, supervisor.request_stop)
     signal.signal(signal.SIGTERM, supervisor.request_stop)
@@ -277,4 +279,19 @@ def _demo_task(flower_port: int | None, timeout: float = 60.0) -> None:
     else:
         out.print("[yellow]the demo task did not run within 60 s: see the worker output[/]")
     if flower_port is not None:
+        _refresh_flower(flower_port)
         out.print(f"[green]Flower is up[/] at http://127.0.0.1:{flower_port}")
+
+
+def _refresh_flower(port: int) -> None:
+    """Flower inspects the workers once, when it starts, before they are ready; ask it to
+    inspect again so its worker pages and API show them at once, not after a refresh."""
+    from cli.services import flower_credentials
+
+    login = flower_credentials() or ":"
+    user, _, password = login.partition(":")
+    try:
+        requests.get(f"http://127.0.0.1:{port}/api/workers", params={"refresh": "1"},
+                     auth=(user, password), timeout=30)
+    except requests.RequestException as exc:
+        out.print(f"[yellow]Flower did not refresh its worker list: {exc}[/]")

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.support.processes import ROOT, SpoccProcess, free_port, wait_until
 from workers import runtime
@@ -115,6 +116,11 @@ def test_a_task_running_at_sigterm_finishes_before_up_stops(running_up, tmp_path
     from store.models import IdempotencyKey
 
     var = tmp_path / "var"
+    # Flower shows the workers at once, without anyone asking it to refresh.
+    flower = running_up.args[running_up.args.index("--flower-port") + 1]
+    login = tuple((var / "flower.auth").read_text().strip().split(":", 1))
+    listed = requests.get(f"http://127.0.0.1:{flower}/api/workers", auth=login, timeout=10)
+    assert {name.split("@")[0] for name in listed.json()} >= {"orders", "catalogue"}, listed.text
     sender = Celery(broker=f"redis+socket://{var / 'redis.sock'}")
     sender.send_task("spocc.test.effect", kwargs={"token": "warm", "sleep_before": 4.0},
                      queue="default")
