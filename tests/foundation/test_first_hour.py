@@ -117,3 +117,40 @@ def test_spocc_is_on_path_once_the_venv_is_activated() -> None:
                           env=fresh_shell(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "SPoCC" in done.stdout
+
+
+def test_a_second_up_on_the_same_data_dir_makes_a_demo_order_that_reaches_spocc(tmp_path):
+    from tests.support.processes import SpoccProcess, free_port, wait_until
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPOCC_")}
+    env["SPOCC_DATA_DIR"] = str(tmp_path / "var")
+    ports = [str(free_port()) for _ in range(5)]
+    args = ["up", "--flower-port", ports[0], "--plentyone-port", ports[1], "--spocc-port",
+            ports[2], "--webhook-port", ports[3], "--metrics-port", ports[4],
+            "--variations", "200"]
+
+    def demo(*more: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "cli", "demo", *more], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def registered(order_id: int) -> bool:
+        import requests
+
+        ledger = requests.get(f"http://127.0.0.1:{ports[2]}/__admin/ledger", timeout=5)
+        return any(e["kind"] == "order.registered" and e["data"].get("plentyOrderId") == order_id
+                   for e in ledger.json()["entries"])
+
+    made = []
+    for run in (1, 2):
+        up = SpoccProcess(args, env, tmp_path, f"up-{run}").start()
+        try:
+            up.wait_for_log("the sandbox PlentyONE calls", timeout=240)
+            order_id = int(demo("order").split("order ")[1].split()[0])
+            made.append(order_id)
+            wait_until(lambda o=order_id: registered(o), 90, f"order {order_id} at SPoCC ({run})")
+        finally:
+            up.stop(timeout=90)
+        assert "stopped" in up.log()
+    assert made[0] == made[1], made  # the same order id, from an empty sandbox, both times
