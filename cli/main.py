@@ -11,6 +11,7 @@ from cli import (
     demo_cmd,
     dlq_cmd,
     exporter_cmd,
+    ops_cmd,
     orders_cmd,
     sandbox_cmd,
     services,
@@ -39,6 +40,7 @@ cli.add_command(dlq_cmd.dlq)
 cli.add_command(dlq_cmd.audit)
 cli.add_command(webhooks_cmd.webhooks)
 cli.add_command(exporter_cmd.exporter)
+cli.add_command(ops_cmd.ops)
 cli.add_command(orders_cmd.orders)
 cli.add_command(orders_cmd.resync)
 cli.add_command(sandbox_cmd.sandbox)

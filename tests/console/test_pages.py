@@ -1,0 +1,104 @@
+"""What an operator finds on the console's pages, each condition made first in the store."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.conftest import SpoccEnv
+from tests.console.conftest import CANARY, OPERATOR, OPERATOR_PASSWORD, canary_connection
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def troubled_connection(spocc_env: SpoccEnv) -> str:
+    """A connection with a held order, a waiting event, an overdue process, a run in
+    progress, a dead letter and an open breaker, every secret and error text carrying the
+    canary."""
+    from clients.breaker import CircuitBreaker
+    from clients.status import PLENTYONE, scope
+    from store import config_store, dead_letters
+    from store.models import EventDelivery, SyncRun, utcnow
+    from store.order_models import HELD, OrderState
+    from workers import runtime
+
+    conn_id = f"c-{uuid.uuid4().hex[:8]}"
+    now = utcnow()
+    with runtime.db() as session:
+        config_store.apply(session, runtime.secret_box(), canary_connection(conn_id))
+        session.add(OrderState(
+            connection_id=conn_id, plenty_order_id=4711, registration=HELD,
+            cause="held: no SPoCC referrer mapped for referrer 9", updated_at=now - timedelta(minutes=42),
+        ))
+        session.add(EventDelivery(
+            connection_id=conn_id, event_type="order_paid", order_id=4711, status="held",
+            attempts=1, last_error="waits for the registration of order 4711",
+            payload={"orderId": 4711}, created_at=now - timedelta(minutes=40),
+        ))
+        session.add(SyncRun(
+            connection_id=conn_id, process="stock_delta", slot="2026-01-01T00:00Z/15m",
+            status="succeeded", started_at=now - timedelta(hours=3),
+            finished_at=now - timedelta(hours=3), found=12, pushed=7, unchanged=5, options={},
+        ))
+        session.add(SyncRun(
+            connection_id=conn_id, process="stock_full", slot="2026-01-01T00:00Z/1440m",
+            status="running", started_at=now - timedelta(minutes=5), found=1000, pushed=300,
+            unchanged=150, planned=True, options={},
+        ))
+        dead_letters.add(
+            session, task_name="spocc.orders.register", task_id=str(uuid.uuid4()),
+            queue="orders", connection_id=conn_id,
+            args=[], kwargs={"connection_id": conn_id, "delivery_id": 1, "password": CANARY},
+            last_error=f"PermanentError: POST /orders?token={CANARY}: 422 invalid order",
+            attempts=1,
+        )
+    breaker = CircuitBreaker(runtime.redis_client(), f"{scope('spocc:', conn_id, PLENTYONE)}:breaker")
+    for _ in range(breaker.settings.threshold):
+        breaker.record_failure(f"ServerError: GET /rest/orders?apiKey={CANARY}: 503")
+    return conn_id
+
+
+@pytest.fixture
+def silent_beat(spocc_env: SpoccEnv) -> Any:
+    from store.models import utcnow
+    from workers import beat_health
+
+    beat_health.record_tick(utcnow() - timedelta(minutes=10))
+
+
+def test_each_condition_is_on_its_page(visitor: Any, troubled_connection: str,
+                                       silent_beat: Any) -> None:
+    v = visitor()
+    v.login(OPERATOR, OPERATOR_PASSWORD)
+    html = v.open("/", "overview")
+    row = v.page.locator(f"#conn-{troubled_connection}")
+    assert "stock_delta" in row.inner_text()  # overdue
+    assert "silent for" in v.page.locator("#sys-beat").inner_text()
+    assert "no consumer" in v.page.locator("#queue-orders").inner_text()
+    assert "reachable" in v.page.locator("#sys-database").inner_text()
+
+    v.open(f"/connections/{troubled_connection}", "connection")
+    delta = v.page.locator("#process-stock_delta").inner_text()
+    assert "overdue: no successful run since" in delta and "found 12, pushed 7" in delta
+    full = v.page.locator("#process-stock_full")
+    assert "450/1000 (45 %)" in full.inner_text()
+    assert full.locator("progress").get_attribute("value") == "450"
+    assert "waits for its next slot" in v.page.locator("#process-attributes").inner_text()
+    order = v.page.locator("#order-4711").inner_text()
+    assert "registration: held" in order and "no SPoCC referrer mapped" in order
+    assert "42 min" in order
+    assert "waits for the registration" in v.page.locator("#events").inner_text()
+    plenty = v.page.locator("#api-plentyone").inner_text()
+    assert "open" in plenty and "********" in plenty
+
+    v.open(f"/dead-letters?connection={troubled_connection}", "dead letters of the connection")
+    group = v.page.locator("tr.group").first.inner_text()
+    assert "spocc.orders.register" in group and "PermanentError" in group
+    v.page.locator("#letters a").first.click()
+    html = v.check("one dead letter")
+    assert "422 invalid order" in html and "********" in html
+    assert CANARY not in html
