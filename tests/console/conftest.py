@@ -31,6 +31,8 @@ ARTIFACTS = Path(os.environ.get("SPOCC_ARTIFACTS", ROOT / "artifacts")) / "conso
 CANARY = "CANARY-7f3a9c-SECRET"
 OPERATOR, OPERATOR_PASSWORD = "alice", "alice-password-123"
 VIEWER, VIEWER_PASSWORD = "victor", "victor-password-123"
+# only the throttling test logs in (and fails) as this one
+TARGET, TARGET_PASSWORD = "tess", "tess-password-1234"
 
 
 @dataclass
@@ -45,6 +47,7 @@ def users_spec() -> str:
     return ",".join([
         entry(OPERATOR, "operator", OPERATOR_PASSWORD),
         entry(VIEWER, "viewer", VIEWER_PASSWORD),
+        entry(TARGET, "viewer", TARGET_PASSWORD),
     ])
 
 

@@ -32,7 +32,8 @@ def troubled_connection(spocc_env: SpoccEnv) -> str:
         config_store.apply(session, runtime.secret_box(), canary_connection(conn_id))
         session.add(OrderState(
             connection_id=conn_id, plenty_order_id=4711, registration=HELD,
-            cause="held: no SPoCC referrer mapped for referrer 9", updated_at=now - timedelta(minutes=42),
+            cause="held: no SPoCC referrer mapped for referrer 9",
+            updated_at=now - timedelta(minutes=42),
         ))
         session.add(EventDelivery(
             connection_id=conn_id, event_type="order_paid", order_id=4711, status="held",
@@ -56,7 +57,8 @@ def troubled_connection(spocc_env: SpoccEnv) -> str:
             last_error=f"PermanentError: POST /orders?token={CANARY}: 422 invalid order",
             attempts=1,
         )
-    breaker = CircuitBreaker(runtime.redis_client(), f"{scope('spocc:', conn_id, PLENTYONE)}:breaker")
+    key = f"{scope('spocc:', conn_id, PLENTYONE)}:breaker"
+    breaker = CircuitBreaker(runtime.redis_client(), key)
     for _ in range(breaker.settings.threshold):
         breaker.record_failure(f"ServerError: GET /rest/orders?apiKey={CANARY}: 503")
     return conn_id
