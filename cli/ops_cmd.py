@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import click
@@ -10,6 +12,17 @@ from cli.console import fail, out
 from cli.services import ensure_broker
 
 ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
+
+
+def console_login(data_dir: Path) -> None:
+    """For `spocc up`: the configured users, else one operator generated into the data dir
+    (`console.login`, like Flower's `flower.auth`) that the console's process is pointed at."""
+    if os.environ.get("SPOCC_CONSOLE_USERS") or os.environ.get("SPOCC_CONSOLE_USERS_FILE"):
+        return
+    from console.users import generated_login
+
+    users_file, _ = generated_login(data_dir)
+    os.environ["SPOCC_CONSOLE_USERS_FILE"] = str(users_file)
 
 
 @click.group(invoke_without_command=True)

@@ -25,6 +25,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from cli.console import err, fail, out
+from cli.ops_cmd import console_login
 from cli.services import UP_PARTS, UpPart, make_flower_credentials
 from cli.supervisor import CannotStart, Supervised, Supervisor, port_in_use
 from store import config_store, migrate
@@ -72,8 +73,8 @@ def up(
     exit_after: float | None,
     **ports: int,
 ) -> None:
-    """Start and supervise the workers, beat, Flower, the webhook receiver and (test mode)
-    the sandboxes; Ctrl-C or SIGTERM stops them all."""
+    """Start and supervise the workers, beat, Flower, the console, the metrics exporter, the
+    webhook receiver and (test mode) the sandboxes; Ctrl-C or SIGTERM stops them all."""
     s = runtime.settings()
     guard = _only_up(s.data_dir)
     migrate.upgrade(s.database_url)
@@ -99,6 +100,8 @@ def up(
     _ports_free(chosen, ports)
     if any(p.name == "flower" for p in chosen) and not os.environ.get("SPOCC_FLOWER_AUTH"):
         make_flower_credentials()  # made now, so its place can be shown
+    if any(p.name == "console" for p in chosen):
+        console_login(s.data_dir)  # the configured users, else one operator made into var/
 
     embedded = None
     if s.embedded:
@@ -177,6 +180,12 @@ def _where(part: UpPart, values: dict[str, object]) -> str:
     where = part.where.format(**values)
     if part.name == "flower" and os.environ.get("SPOCC_FLOWER_AUTH"):
         where = where.split(" (login")[0] + " (login: SPOCC_FLOWER_AUTH)"
+    generated = str(Path(str(values["data_dir"])) / "console.users")
+    if part.name == "console" and (
+        os.environ.get("SPOCC_CONSOLE_USERS")
+        or os.environ.get("SPOCC_CONSOLE_USERS_FILE") != generated
+    ):
+        where = where.split(" (login")[0] + " (users: SPOCC_CONSOLE_USERS)"
     return where
 
 

@@ -46,6 +46,15 @@ def duration(seconds: float | timedelta | None) -> str:
     return f"{s / 86400:.1f} d"
 
 
+def every(minutes: int) -> str:
+    """A process interval: 15 min, 1 h, 1 d, 90 min."""
+    if minutes % 1440 == 0:
+        return f"{minutes // 1440} d"
+    if minutes % 60 == 0:
+        return f"{minutes // 60} h"
+    return f"{minutes} min"
+
+
 def age(value: datetime | None, now: datetime | None = None) -> str:
     if value is None:
         return NONE
@@ -55,5 +64,7 @@ def age(value: datetime | None, now: datetime | None = None) -> str:
 
 
 def register(app: Flask) -> None:
-    app.jinja_env.filters.update(mask=mask_text, when=when, age=age, duration=duration)
+    app.jinja_env.filters.update(
+        mask=mask_text, when=when, age=age, duration=duration, every=every
+    )
     app.jinja_env.globals["now"] = lambda: datetime.now(UTC)

@@ -85,7 +85,7 @@ def beat(now: datetime | None = None) -> tuple[Probe, datetime | None]:
     silent_for = ((now or datetime.now(UTC)) - tick).total_seconds()
     if silent_for > SILENT_TICKS * beat_health.LOOP_SECONDS:
         return Probe(False, f"silent for {silent_for:.0f} s"), tick
-    return Probe(True, "alive"), tick
+    return Probe(True, f"alive ({beat_health.last_holder()})"), tick
 
 
 def read() -> SystemView:

@@ -18,10 +18,10 @@ pytestmark = pytest.mark.slow
 def test_order_made_in_the_sandbox_flows_through_every_event(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPOCC_")}
     env["SPOCC_DATA_DIR"] = str(tmp_path / "var")
-    flower, plenty, spocc_port, hooks, metrics = (free_port() for _ in range(5))
+    flower, plenty, spocc_port, hooks, metrics, console = (free_port() for _ in range(6))
     up = SpoccProcess(
         ["up", "--flower-port", str(flower), "--metrics-port", str(metrics),
-         "--plentyone-port", str(plenty),
+         "--console-port", str(console), "--plentyone-port", str(plenty),
          "--spocc-port", str(spocc_port), "--webhook-port", str(hooks), "--variations", "300"],
         env, tmp_path, "up",
     ).start()
@@ -70,6 +70,23 @@ def test_order_made_in_the_sandbox_flows_through_every_event(tmp_path):
         assert 'spocc_exporter_source_up{source="database"} 1.0' in text
         assert 'spocc_exporter_source_up{source="redis"} 1.0' in text
         assert 'celery_task_succeeded_total{hostname="orders@' in text
+        _console_shows_the_demo(f"http://127.0.0.1:{console}", tmp_path / "var")
     finally:
         up.stop()
     assert "stopped" in up.log()
+
+
+def _console_shows_the_demo(base: str, data_dir) -> None:
+    """The console `up` serves, logged in with the login it generated into the data dir."""
+    import re
+
+    name, password = (data_dir / "console.login").read_text().strip().split(":", 1)
+    assert (data_dir / "console.login").stat().st_mode & 0o077 == 0
+    assert password not in (data_dir / "console.users").read_text()
+    s = requests.Session()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', s.get(f"{base}/login").text)
+    assert token is not None
+    s.post(f"{base}/login", data={"csrf_token": token.group(1), "name": name,
+                                  "password": password}, timeout=10)
+    page = s.get(f"{base}/", timeout=30).text
+    assert 'id="conn-demo"' in page and "alive" in page
