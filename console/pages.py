@@ -7,10 +7,12 @@ from flask import Blueprint, abort, render_template
 from sqlalchemy import func, select
 
 from console import connection_view, system
+from store import config_store
 from store.models import Connection, DeadLetter
 from workers import runtime
 
 bp = Blueprint("pages", __name__)
+HISTORY = 20  # configuration revisions shown, newest first
 
 
 @bp.get("/")
@@ -47,6 +49,10 @@ def connection(conn_id: str) -> str:
         procs = connection_view.processes(session, row)
         orders = connection_view.orders_needing_attention(session, conn_id)
         events = connection_view.events_waiting(session, conn_id)
+        history = [
+            (rev, config_store.revision_diff(session, conn_id, rev.revision))
+            for rev in config_store.history(session, conn_id, limit=HISTORY)
+        ]
     try:
         apis = connection_view.apis(runtime.redis_client(), conn_id)
         apis_error = None
@@ -54,5 +60,5 @@ def connection(conn_id: str) -> str:
         apis, apis_error = [], f"Redis unreachable: {type(exc).__name__}"
     return render_template(
         "connection.html", conn=row, processes=procs, orders=orders, events=events,
-        apis=apis, apis_error=apis_error,
+        apis=apis, apis_error=apis_error, history=history,
     )

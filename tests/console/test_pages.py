@@ -29,7 +29,14 @@ def troubled_connection(spocc_env: SpoccEnv) -> str:
     conn_id = f"c-{uuid.uuid4().hex[:8]}"
     now = utcnow()
     with runtime.db() as session:
-        config_store.apply(session, runtime.secret_box(), canary_connection(conn_id))
+        config_store.apply(session, runtime.secret_box(), canary_connection(conn_id),
+                           actor="alice@ops-laptop")
+    changed = canary_connection(conn_id)
+    changed["connections"][0]["plentyone"]["password"] = f"{CANARY}-rotated"
+    changed["connections"][0]["processes"] = {"images": {"interval_minutes": 120}}
+    with runtime.db() as session:
+        config_store.apply(session, runtime.secret_box(), changed, actor="bob@ops-laptop")
+    with runtime.db() as session:
         session.add(OrderState(
             connection_id=conn_id, plenty_order_id=4711, registration=HELD,
             cause="held: no SPoCC referrer mapped for referrer 9",
@@ -96,6 +103,13 @@ def test_each_condition_is_on_its_page(visitor: Any, troubled_connection: str,
     assert "waits for the registration" in v.page.locator("#events").inner_text()
     plenty = v.page.locator("#api-plentyone").inner_text()
     assert "open" in plenty and "********" in plenty
+
+    newest = v.page.locator("#revision-2").inner_text()
+    assert "bob@ops-laptop" in newest and "plentyone.password" in newest
+    assert "+  images:" in newest and "interval_minutes: 120" in newest
+    assert "+  password: '******** (changed)'" in newest
+    assert "alice@ops-laptop" in v.page.locator("#revision-1").inner_text()
+    assert "2 h" in v.page.locator("#process-images").inner_text()
 
     v.open(f"/dead-letters?connection={troubled_connection}", "dead letters of the connection")
     group = v.page.locator("tr.group").first.inner_text()
