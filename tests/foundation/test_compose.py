@@ -11,6 +11,7 @@ import time
 import pytest
 import yaml
 
+from console.users import entry
 from tests.support.processes import ROOT, SpoccProcess, free_port
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -25,6 +26,7 @@ READY = {
     "flower": "Visit me at",
     "webhooks": "Listening at",
     "exporter": "exporter serving",
+    "console": "Listening at",
 }
 
 pytestmark = pytest.mark.slow
@@ -45,9 +47,12 @@ def test_compose_service_command_runs(service, spocc_env, tmp_path, free_port_en
     for key in svc["environment"]:
         assert key.startswith("SPOCC_")
     env["SPOCC_FLOWER_AUTH"] = "admin:test-only"
+    env["SPOCC_CONSOLE_USERS"] = entry("admin", "operator", "test-only-password")
+    env["SPOCC_CONSOLE_SECRET"] = "s" * 40
     args = command[1:]
-    if service in ("flower", "webhooks", "exporter"):
-        args = [a if a not in ("5555", "8000", "9808") else str(free_port_env) for a in args]
+    if service in ("flower", "webhooks", "exporter", "console"):
+        args = [a if a not in ("5555", "8000", "9808", "5556") else str(free_port_env)
+                for a in args]
     proc = SpoccProcess(args, env, tmp_path, service).start()
     try:
         marker = READY[service]
