@@ -36,6 +36,10 @@ def create_app(console: ConsoleSettings) -> Flask:
         RATELIMIT_STORAGE_URI="redis://",
         RATELIMIT_STORAGE_OPTIONS={"connection_pool": runtime.redis_client().connection_pool},
         RATELIMIT_KEY_PREFIX="spocc:console:limit",
+        # Redis down is when the console is needed most: each worker then counts failed
+        # logins in its own memory instead of refusing every login.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
         MAX_CONTENT_LENGTH=64 * 1024,
     )
     CSRFProtect(app)

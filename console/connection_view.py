@@ -9,7 +9,7 @@ from typing import Any
 
 import redis
 from marshmallow import ValidationError
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from clients.status import connection_state
@@ -152,12 +152,21 @@ class OrderRow:
     since: datetime
 
 
+def _attention() -> Any:
+    return or_(*(getattr(OrderState, e).in_(ATTENTION) for e in ORDER_EVENTS))
+
+
+def orders_needing_attention_count(session: Session, conn_id: str) -> int:
+    return int(session.execute(
+        select(func.count()).where(OrderState.connection_id == conn_id, _attention())
+    ).scalar_one())
+
+
 def orders_needing_attention(session: Session, conn_id: str) -> list[OrderRow]:
     """Orders with an event held, blocked, refused or failed, with the cause, newest first."""
     rows = session.execute(
         select(OrderState)
-        .where(OrderState.connection_id == conn_id,
-               or_(*(getattr(OrderState, e).in_(ATTENTION) for e in ORDER_EVENTS)))
+        .where(OrderState.connection_id == conn_id, _attention())
         .order_by(OrderState.updated_at.desc()).limit(LIST_LIMIT)
     ).scalars()
     return [

@@ -35,7 +35,7 @@ def overview() -> str:
                     "dead_letters": int(open_dl.get(row.id, 0)),
                     "overdue": [p.process for p in procs if p.overdue],
                     "running": [p.process for p in procs if p.progress is not None],
-                    "orders": len(connection_view.orders_needing_attention(session, row.id)),
+                    "orders": connection_view.orders_needing_attention_count(session, row.id),
                 })
     return render_template("overview.html", system=view, connections=conns, unowned=unowned)
 

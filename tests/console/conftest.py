@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,14 +52,13 @@ def users_spec() -> str:
     ])
 
 
-@pytest.fixture(scope="module")
-def console_server(spocc_env: SpoccEnv, tmp_path_factory: pytest.TempPathFactory
-                   ) -> Iterator[ConsoleServer]:
+@contextmanager
+def running_console(env: dict[str, str], log_dir: Path) -> Iterator[ConsoleServer]:
+    """`spocc ops` on a free port with the test users, until the block ends."""
     port = free_port()
-    env = {**spocc_env.env, "SPOCC_CONSOLE_USERS": users_spec(),
-           "SPOCC_CONSOLE_LOGIN_FAILURES": "3"}
-    proc = SpoccProcess(["ops", "--port", str(port), "-w", "2"], env,
-                        tmp_path_factory.mktemp("console"), "console").start()
+    env = {**env, "SPOCC_CONSOLE_USERS": users_spec(), "SPOCC_CONSOLE_LOGIN_FAILURES": "3"}
+    proc = SpoccProcess(["ops", "--port", str(port), "-w", "2"], env, log_dir,
+                        "console").start()
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -74,6 +74,13 @@ def console_server(spocc_env: SpoccEnv, tmp_path_factory: pytest.TempPathFactory
     finally:
         proc.stop()
         assert "Traceback" not in proc.log(), proc.log()
+
+
+@pytest.fixture(scope="module")
+def console_server(spocc_env: SpoccEnv, tmp_path_factory: pytest.TempPathFactory
+                   ) -> Iterator[ConsoleServer]:
+    with running_console(spocc_env.env, tmp_path_factory.mktemp("console")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -95,12 +102,14 @@ class Visitor:
     page: Any
     base: str
     shots: Path
+    label: str
     errors: list[str] = field(default_factory=list)
     n: int = 0
 
     def shot(self, name: str) -> Path:
         self.n += 1
-        path = self.shots / f"{self.n:02d}-{re.sub(r'[^a-z0-9]+', '-', name.lower())}.png"
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        path = self.shots / f"{self.label}-{self.n:02d}-{slug}.png"
         self.page.screenshot(path=str(path), full_page=True)
         return path
 
@@ -131,17 +140,17 @@ class Visitor:
 
 @pytest.fixture
 def visitor(browser: Any, console_server: ConsoleServer, request: pytest.FixtureRequest
-            ) -> Iterator[Callable[[], Visitor]]:
+            ) -> Iterator[Callable[..., Visitor]]:
     shots = ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
     shutil.rmtree(shots, ignore_errors=True)
     shots.mkdir(parents=True)
     contexts: list[Any] = []
 
-    def make() -> Visitor:
+    def make(server: ConsoleServer | None = None) -> Visitor:
         ctx = browser.new_context(viewport={"width": 1400, "height": 900})
         contexts.append(ctx)
         page = ctx.new_page()
-        v = Visitor(page, console_server.url, shots)
+        v = Visitor(page, (server or console_server).url, shots, f"person{len(contexts)}")
         page.on("console", lambda m: m.type == "error" and v.errors.append(m.text))
         page.on("pageerror", lambda e: v.errors.append(str(e)))
         return v
