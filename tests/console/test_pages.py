@@ -20,6 +20,7 @@ def troubled_connection(spocc_env: SpoccEnv) -> str:
     progress, a dead letter and an open breaker, every secret and error text carrying the
     canary."""
     from clients.breaker import CircuitBreaker
+    from clients.ratelimit import RateLimiter
     from clients.status import PLENTYONE, scope
     from store import config_store, dead_letters
     from store.models import EventDelivery, SyncRun, utcnow
@@ -68,6 +69,13 @@ def troubled_connection(spocc_env: SpoccEnv) -> str:
     breaker = CircuitBreaker(runtime.redis_client(), key)
     for _ in range(breaker.settings.threshold):
         breaker.record_failure(f"ServerError: GET /rest/orders?apiKey={CANARY}: 503")
+    plenty = scope("spocc:", conn_id, PLENTYONE)
+    RateLimiter(runtime.redis_client(), f"{plenty}:rl:write").observe({
+        "X-Plenty-Global-Short-Period-Limit": "40",
+        "X-Plenty-Global-Short-Period-Calls-Left": "7",
+        "X-Plenty-Global-Short-Period-Decay": "60",
+    })
+    RateLimiter(runtime.redis_client(), f"{plenty}:rl:read").block_for(120)
     return conn_id
 
 
@@ -103,6 +111,7 @@ def test_each_condition_is_on_its_page(visitor: Any, troubled_connection: str,
     assert "waits for the registration" in v.page.locator("#events").inner_text()
     plenty = v.page.locator("#api-plentyone").inner_text()
     assert "open" in plenty and "********" in plenty
+    assert "/40 left" in plenty and "waiting out Retry-After" in plenty
 
     newest = v.page.locator("#revision-2").inner_text()
     assert "bob@ops-laptop" in newest and "plentyone.password" in newest
@@ -114,6 +123,12 @@ def test_each_condition_is_on_its_page(visitor: Any, troubled_connection: str,
     v.open(f"/dead-letters?connection={troubled_connection}", "dead letters of the connection")
     group = v.page.locator("tr.group").first.inner_text()
     assert "spocc.orders.register" in group and "PermanentError" in group
+    v.open(f"/dead-letters?connection={troubled_connection}&age=older-1h", "older than an hour")
+    assert v.page.locator("tr.group").count() == 0
+    v.open(f"/dead-letters?connection={troubled_connection}&age=newer-1h", "in the last hour")
+    assert v.page.locator("tr.group").count() == 1
+    bad = v.page.request.get(f"{v.base}/dead-letters?age=yesterday")
+    assert bad.status == 400 and "age: one of" in bad.text()
     v.page.locator("#letters a").first.click()
     html = v.check("one dead letter")
     assert "422 invalid order" in html and "********" in html
