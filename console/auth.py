@@ -91,11 +91,12 @@ def _load_user() -> ResponseReturnValue | None:
     return None
 
 
-def _safe_next(target: str | None) -> str:
-    # Only a path of this site: never an open redirect to another host.
+def safe_path(target: str | None, default: str) -> str:
+    """`target` if it is a path of this site, else `default`: never an open redirect (a
+    browser reads `//host` and `/\\host` as another host)."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return url_for("pages.overview")
+    return default
 
 
 def _login() -> ResponseReturnValue:
@@ -110,7 +111,7 @@ def _login() -> ResponseReturnValue:
     session.clear()  # a new session on login: nothing carried over from before
     session.permanent = True
     session["user"], session["at"] = user.name, int(time.time())
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_path(request.form.get("next"), url_for("pages.overview")))
 
 
 @bp.post("/logout")

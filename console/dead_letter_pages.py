@@ -10,7 +10,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from console.auth import current_user, operator_required
+from console.auth import current_user, operator_required, safe_path
 from store import audit as audit_log
 from store.models import DeadLetter
 from workers import dlq_actions, runtime
@@ -89,12 +89,12 @@ def letter(dead_letter_id: int) -> str:
 
 
 def _back(dead_letter_id: int | None = None) -> ResponseReturnValue:
-    target = request.form.get("back") or ""
-    if target.startswith("/") and not target.startswith("//"):
-        return redirect(target)
+    """Back to the page the action was taken on."""
     if dead_letter_id is not None:
-        return redirect(url_for("dead_letters.letter", dead_letter_id=dead_letter_id))
-    return redirect(url_for("dead_letters.inbox"))
+        default = url_for("dead_letters.letter", dead_letter_id=dead_letter_id)
+    else:
+        default = url_for("dead_letters.inbox")
+    return redirect(safe_path(request.form.get("back"), default))
 
 
 def _reason(required: bool) -> str:

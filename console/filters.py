@@ -11,9 +11,10 @@ from flask import Flask
 NONE = "\u2013"  # an en dash: nothing to show
 
 # Credentials that could ride in an error text (a URL's query, a header echoed back).
+_SCHEME = r"(?:(?:bearer|basic)\s+)"
 _SECRETISH = re.compile(
-    r"(?i)(bearer\s+|(?:token|password|secret|api[_-]?key|apikey|authorization)[\"']?\s*[=:]\s*[\"']?)"
-    r"[^\s\"'&,;]+"
+    rf"(?i)({_SCHEME}|(?:token|password|secret|api[_-]?key|authorization)[\"']?\s*[=:]\s*"
+    rf"[\"']?{_SCHEME}?)[^\s\"'&,;]+"
 )
 
 
