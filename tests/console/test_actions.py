@@ -62,6 +62,9 @@ def test_operator_replays_one_letter_and_discards_another(visitor: Any, worker_f
 
     v = visitor()
     v.login(OPERATOR, OPERATOR_PASSWORD)
+    v.open("/", "overview with a worker")
+    assert "worker-0@" in v.page.locator("#queue-default").inner_text()
+    assert "no consumer" in v.page.locator("#queue-orders").inner_text()
     v.open("/dead-letters?task=spocc.test.flaky", "inbox of flaky")
     group = v.page.locator("tr.group", has_text="spocc.test.flaky").inner_text()
     assert "ServerError" in group
