@@ -3,19 +3,47 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import SpoccEnv
-from tests.console.conftest import CANARY, OPERATOR, OPERATOR_PASSWORD, canary_connection
+from tests.console.conftest import (
+    CANARY,
+    OPERATOR,
+    OPERATOR_PASSWORD,
+    ConsoleServer,
+    canary_connection,
+    running_console,
+)
 
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database(request: pytest.FixtureRequest, spocc_env: SpoccEnv, tmp_path: Path) -> str:
+    """The session's PostgreSQL database, or a SQLite file as `spocc up` keeps (naive times)."""
+    if request.param == "postgresql":
+        return spocc_env.database_url
+    from store.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'spocc.db'}"
+    upgrade(url)
+    return url
+
+
 @pytest.fixture
-def troubled_connection(spocc_env: SpoccEnv) -> str:
+def server(database: str, spocc_env: SpoccEnv, tmp_path: Path) -> Iterator[ConsoleServer]:
+    env = {**spocc_env.env, "SPOCC_DATABASE_URL": database}
+    with running_console(env, tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def troubled_connection(database: str) -> str:
     """A connection with a held order, a waiting event, an overdue process, a run in
     progress, a dead letter and an open breaker, every secret and error text carrying the
     canary."""
@@ -23,21 +51,22 @@ def troubled_connection(spocc_env: SpoccEnv) -> str:
     from clients.ratelimit import RateLimiter
     from clients.status import PLENTYONE, scope
     from store import config_store, dead_letters
+    from store.db import session_scope
     from store.models import EventDelivery, SyncRun, utcnow
     from store.order_models import HELD, OrderState
     from workers import runtime
 
     conn_id = f"c-{uuid.uuid4().hex[:8]}"
     now = utcnow()
-    with runtime.db() as session:
+    with session_scope(database) as session:
         config_store.apply(session, runtime.secret_box(), canary_connection(conn_id),
                            actor="alice@ops-laptop")
     changed = canary_connection(conn_id)
     changed["connections"][0]["plentyone"]["password"] = f"{CANARY}-rotated"
     changed["connections"][0]["processes"] = {"images": {"interval_minutes": 120}}
-    with runtime.db() as session:
+    with session_scope(database) as session:
         config_store.apply(session, runtime.secret_box(), changed, actor="bob@ops-laptop")
-    with runtime.db() as session:
+    with session_scope(database) as session:
         session.add(OrderState(
             connection_id=conn_id, plenty_order_id=4711, registration=HELD,
             cause="held: no SPoCC referrer mapped for referrer 9",
@@ -80,16 +109,22 @@ def troubled_connection(spocc_env: SpoccEnv) -> str:
 
 
 @pytest.fixture
-def silent_beat(spocc_env: SpoccEnv) -> Any:
+def silent_beat(database: str) -> None:
+    """The leading beat's last tick, 10 minutes ago."""
+    from store.beat_models import BeatHeartbeat
+    from store.db import session_scope
     from store.models import utcnow
-    from workers import beat_health
+    from workers.beat_health import ROLE
 
-    beat_health.record_tick(utcnow() - timedelta(minutes=10))
+    with session_scope(database) as session:
+        row = session.get(BeatHeartbeat, ROLE) or BeatHeartbeat(name=ROLE)
+        row.holder, row.ticked_at = "beat-host:4242", utcnow() - timedelta(minutes=10)
+        session.add(row)
 
 
-def test_each_condition_is_on_its_page(visitor: Any, troubled_connection: str,
-                                       silent_beat: Any) -> None:
-    v = visitor()
+def test_each_condition_is_on_its_page(visitor: Any, server: ConsoleServer,
+                                       troubled_connection: str, silent_beat: None) -> None:
+    v = visitor(server)
     v.login(OPERATOR, OPERATOR_PASSWORD)
     html = v.open("/", "overview")
     row = v.page.locator(f"#conn-{troubled_connection}")
