@@ -18,9 +18,15 @@ _SECRETISH = re.compile(
 )
 
 
+# An e-mail address in an API's error text is a customer's: personal data stays off the pages.
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
 def mask_text(value: Any, limit: int = 2000) -> str:
+    """Free text as a page may show it: credentials and e-mail addresses masked, then cut."""
     text = "" if value is None else str(value)
     text = _SECRETISH.sub(lambda m: m.group(1) + "********", text)
+    text = _EMAIL.sub("[e-mail]", text)
     return text if len(text) <= limit else text[:limit] + " …"
 
 

@@ -53,3 +53,8 @@ def test_secrets_in_free_text_are_masked(text: str) -> None:
 
 def test_intervals_read_as_an_operator_says_them() -> None:
     assert [every(m) for m in (15, 60, 120, 1440, 90)] == ["15 min", "1 h", "2 h", "1 d", "90 min"]
+
+
+def test_an_email_address_in_an_error_is_masked() -> None:
+    masked = mask_text("POST /orders: HTTP 422: invalid email jane.doe+shop@example.co.uk")
+    assert "jane" not in masked and "[e-mail]" in masked
