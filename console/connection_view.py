@@ -4,7 +4,7 @@ refused, its rate budgets and breakers. Plain reads over a session and Redis."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
@@ -25,12 +25,6 @@ ATTENTION = (HELD, BLOCKED, REFUSED, FAILED)
 UNFINISHED = ("pending", "running", "held", "failed", "dead")
 OVERDUE_FACTOR = 2  # a process is overdue when its last success is older than 2 intervals
 LIST_LIMIT = 200
-
-
-def aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)  # SQLite hands back naive UTC
-    return value
 
 
 @dataclass
@@ -83,7 +77,7 @@ def processes(session: Session, row: Connection, now: datetime | None = None) ->
             r = st.in_progress
             progress = Progress(
                 r.id, r.pushed + r.unchanged + r.skipped + r.failed, r.found, r.planned,
-                st.units_open, aware(r.started_at) or now,
+                st.units_open, r.started_at,
             )
         skipped = session.execute(
             select(SyncRun)
@@ -91,8 +85,8 @@ def processes(session: Session, row: Connection, now: datetime | None = None) ->
                    SyncRun.status == "skipped")
             .order_by(SyncRun.id.desc()).limit(1)
         ).scalar_one_or_none()
-        last_ok = aware((st.last_success.finished_at or st.last_success.started_at)
-                        if st.last_success else None)
+        done = st.last_success
+        last_ok = (done.finished_at or done.started_at) if done else None
         if last_ok is None:
             late = _first_run_older_than(session, row.id, st.process, now - OVERDUE_FACTOR * step)
         else:
@@ -114,7 +108,6 @@ def _first_run_older_than(session: Session, conn_id: str, process: str, cut: dat
         .where(SyncRun.connection_id == conn_id, SyncRun.process == process)
         .order_by(SyncRun.id).limit(1)
     ).scalar_one_or_none()
-    first = aware(first)
     return first is not None and first < cut
 
 
@@ -134,7 +127,7 @@ def _why(row: Connection, process: str, enabled: bool, paused: set[str],
     if overdue:
         since = f"since {last_ok:%Y-%m-%d %H:%M} UTC" if last_ok else "ever"
         parts.append(f"overdue: no successful run {since}")
-    newest_failure = aware(failure.started_at) if failure else None
+    newest_failure = failure.started_at if failure else None
     if failure is not None and (last_ok is None or (newest_failure and newest_failure > last_ok)):
         parts.append(f"last run {failure.id} {failure.status}: {(failure.reason or '')[:160]}")
     if skipped is not None and progress is not None:
@@ -174,7 +167,7 @@ def orders_needing_attention(session: Session, conn_id: str) -> list[OrderRow]:
             r.plenty_order_id,
             [(e, getattr(r, e)) for e in ORDER_EVENTS if getattr(r, e) in ATTENTION],
             r.cause,
-            aware(r.updated_at) or utcnow(),
+            r.updated_at,
         )
         for r in rows
     ]
@@ -201,7 +194,7 @@ def events_waiting(session: Session, conn_id: str) -> list[EventRow]:
     ).scalars()
     return [
         EventRow(r.id, r.order_id, r.event_type, r.status, r.attempts, r.last_error,
-                 aware(r.next_attempt_at), aware(r.created_at) or utcnow())
+                 r.next_attempt_at, r.created_at)
         for r in rows
     ]
 

@@ -33,8 +33,6 @@ def mask_text(value: Any, limit: int = 2000) -> str:
 def when(value: datetime | None) -> str:
     if value is None:
         return NONE
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)  # SQLite hands back naive UTC
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
@@ -65,8 +63,6 @@ def every(minutes: int) -> str:
 def age(value: datetime | None, now: datetime | None = None) -> str:
     if value is None:
         return NONE
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
     return duration((now or datetime.now(UTC)) - value)
 
 
