@@ -65,7 +65,7 @@ def test_up_runs_the_whole_system_on_embedded_defaults(tmp_path):
     """A new user's first command: no broker, no database configured, nothing but Python."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPOCC_")}
     env["SPOCC_DATA_DIR"] = str(tmp_path / "var")
-    ports = [free_port() for _ in range(4)]
+    ports = [free_port() for _ in range(5)]
     result = spocc(
         env,
         "up",
@@ -73,6 +73,8 @@ def test_up_runs_the_whole_system_on_embedded_defaults(tmp_path):
         "6",
         "--flower-port",
         str(ports[0]),
+        "--console-port",
+        str(ports[4]),
         "--plentyone-port",
         str(ports[1]),
         "--spocc-port",
@@ -88,6 +90,7 @@ def test_up_runs_the_whole_system_on_embedded_defaults(tmp_path):
     assert "applied the demo connection" in out
     assert "executed by a worker" in out
     assert "Flower is up" in out
+    assert "console.login" in out  # where the generated console login is
     assert "stopped" in out
     assert (tmp_path / "var" / "spocc.db").exists()
     assert (tmp_path / "var" / "appendonly.aof").exists() or any(
