@@ -8,6 +8,8 @@ from typing import Any
 
 from flask import Flask
 
+from clients.exchange import scrub_text
+
 NONE = "\u2013"  # an en dash: nothing to show
 
 # Credentials that could ride in an error text (a URL's query, a header echoed back).
@@ -18,15 +20,13 @@ _SECRETISH = re.compile(
 )
 
 
-# An e-mail address in an API's error text is a customer's: personal data stays off the pages.
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-
-
 def mask_text(value: Any, limit: int = 2000) -> str:
-    """Free text as a page may show it: credentials and e-mail addresses masked, then cut."""
+    """Free text as a page may show it: credentials (`key=value`, bearer tokens) and personal
+    data (e-mail addresses, phone numbers, IBANs: an API's error text may quote a customer's)
+    masked, then cut."""
     text = "" if value is None else str(value)
     text = _SECRETISH.sub(lambda m: m.group(1) + "********", text)
-    text = _EMAIL.sub("[e-mail]", text)
+    text = scrub_text(text)
     return text if len(text) <= limit else text[:limit] + " …"
 
 
