@@ -30,10 +30,10 @@ def up_env(tmp_path: Path) -> dict[str, str]:
 
 
 def up_args(*extra: str) -> list[str]:
-    ports = [str(free_port()) for _ in range(4)]
+    ports = [str(free_port()) for _ in range(5)]
     return ["up", "--flower-port", ports[0], "--plentyone-port", ports[1],
-            "--spocc-port", ports[2], "--webhook-port", ports[3], "--variations", "200",
-            *extra]
+            "--spocc-port", ports[2], "--webhook-port", ports[3], "--console-port", ports[4],
+            "--variations", "200", *extra]
 
 
 @pytest.fixture
