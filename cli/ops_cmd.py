@@ -55,7 +55,9 @@ def ops(ctx: click.Context, host: str, port: int, workers: int, access_log: bool
         "worker_class": "gthread",
         "threads": 4,
         "timeout": 60,
-        "graceful_timeout": 10,
+        # pages are short requests: a browser's idle keep-alive must not hold a shutdown
+        "graceful_timeout": 5,
+        "keepalive": 2,
         "accesslog": "-" if access_log else None,
         "access_log_format": ACCESS_LOG_FORMAT,
         "errorlog": "-",

@@ -165,13 +165,14 @@ UP_PARTS: list[UpPart] = [
     UpPart("flower", ("flower", "--port", "{port}"),
            "http://127.0.0.1:{port} (login in {data_dir}/flower.auth)", port="flower-port",
            default_port=5555, ready="/healthcheck"),
-    UpPart("console", ("ops", "--port", "{port}"),
-           "http://127.0.0.1:{port} (login in {data_dir}/console.login)", port="console-port",
-           default_port=5556, ready="/healthz"),
     UpPart("metrics exporter", ("exporter", "--port", "{port}"),
            "http://127.0.0.1:{port}/metrics (Prometheus)", port="metrics-port",
            default_port=9808, ready="/metrics"),
     UpPart("webhook receiver", ("webhooks", "--port", "{port}"),
            "http://127.0.0.1:{port}/hooks/<connection>/<event>", port="webhook-port",
            default_port=8000, ready="/healthz"),
+    # Last: it is for people, nothing waits on it (the receiver is on the path of every order).
+    UpPart("console", ("ops", "--port", "{port}", "-w", "1"),
+           "http://127.0.0.1:{port} (login in {data_dir}/console.login)", port="console-port",
+           default_port=5556, ready="/healthz"),
 ]
