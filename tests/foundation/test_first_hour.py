@@ -124,10 +124,10 @@ def test_a_second_up_on_the_same_data_dir_makes_a_demo_order_that_reaches_spocc(
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPOCC_")}
     env["SPOCC_DATA_DIR"] = str(tmp_path / "var")
-    ports = [str(free_port()) for _ in range(5)]
+    ports = [str(free_port()) for _ in range(6)]
     args = ["up", "--flower-port", ports[0], "--plentyone-port", ports[1], "--spocc-port",
             ports[2], "--webhook-port", ports[3], "--metrics-port", ports[4],
-            "--variations", "200"]
+            "--console-port", ports[5], "--variations", "200"]
 
     def demo(*more: str) -> str:
         done = subprocess.run([sys.executable, "-m", "cli", "demo", *more], cwd=ROOT, env=env,
