@@ -25,10 +25,8 @@ TRANSIENT = (RetryableError, OperationalError, IntegrityError, SoftTimeLimitExce
 RUN_TIMEOUT = timedelta(hours=float(os.environ.get("SPOCC_CATALOGUE_RUN_TIMEOUT_HOURS", "20")))
 
 
-def send_unit(connection_id: str, run_id: int, unit_id: int, countdown: float = 0) -> None:
-    sync_unit.apply_async(
-        args=(connection_id, run_id, unit_id), queue=CATALOGUE_QUEUE, countdown=countdown or None
-    )
+def send_unit(connection_id: str, run_id: int, unit_id: int) -> None:
+    sync_unit.apply_async(args=(connection_id, run_id, unit_id), queue=CATALOGUE_QUEUE)
 
 
 def send_planner(connection_id: str, run_id: int, countdown: float = 0) -> None:
@@ -80,6 +78,10 @@ def _plan(self: Any, connection_id: str, run_id: int) -> bool:
 class PlannerTask(SpoccTask):
     abstract = True
 
+    def subject_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+        run_id = kwargs.get("run_id", args[1] if len(args) > 1 else None)
+        return f"planner:run:{run_id}" if isinstance(run_id, int) else None
+
     def on_dead_letter(
         self,
         session: Any,
@@ -112,6 +114,10 @@ PLANNERS = {name: _planner_task(name) for name in PROCESSES}
 class UnitTask(SpoccTask):
     abstract = True
 
+    def subject_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+        unit_id = kwargs.get("unit_id", args[2] if len(args) > 2 else None)
+        return f"unit:{unit_id}" if isinstance(unit_id, int) else None
+
     def on_dead_letter(
         self,
         session: Any,
@@ -137,11 +143,11 @@ def sync_unit(self: Any, connection_id: str, run_id: int, unit_id: int) -> str:
     outcome = unit.run_unit(connection_id, run_id, unit_id, send_unit, owner)
     if outcome == "held":
         # a second message of a unit another worker holds (a broker redelivery, a resend):
-        # come back when that lease would have run out; not an attempt, nothing counted
+        # come back when that lease would have run out; a hold, not an attempt
         with runtime.db() as session:
             wait = leases.held_for(session, unit_id)
         if wait is not None:
-            send_unit(connection_id, run_id, unit_id, countdown=wait + 1)
+            self.defer(wait + 1, f"unit {unit_id} is held by another worker's lease")
         return outcome
     _follow_up(connection_id, run_id)
     return outcome
