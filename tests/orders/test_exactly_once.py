@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.conftest import ON_BOTH_DATABASES
 from tests.orders.conftest import World
 from tests.orders.test_flow import statuses_of
 from tests.support.processes import wait_until
@@ -173,6 +174,7 @@ def test_every_event_of_many_orders_applied_once_and_in_order(world, worker_fact
           f"applied {applied - created:.1f}, wave 2 {time.monotonic() - applied:.1f})")
 
 
+@ON_BOTH_DATABASES
 def test_worker_killed_after_spocc_applied_a_registration_whose_answer_was_lost(
         world, worker_factory):
     order_id = world.create_order([{"spoccId": world.spocc_ids(40)[0], "quantity": 1,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from schemas.secret import Secret
 from store.order_models import SpoccRequest
-from tests.conftest import DEMO_CONNECTION
+from tests.conftest import DEMO_CONNECTION, ON_BOTH_DATABASES
 from tests.orders.conftest import World
 from tests.orders.test_flow import one_line
 from tests.support.processes import wait_until
@@ -45,6 +45,7 @@ def stored_bodies(world: World) -> list[bytes]:
             SpoccRequest.connection_id == world.conn.id)).scalars())
 
 
+@ON_BOTH_DATABASES
 def test_lost_answer_then_an_edit_of_the_order_resends_the_first_body(
         world: World, worker_factory: Any) -> None:
     with_return_reasons(world)

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from store.models import DeadLetter
+from tests.conftest import ON_BOTH_DATABASES
 from tests.orders.conftest import World
 from tests.orders.test_flow import one_line, statuses_of
 from tests.support.processes import wait_until
@@ -34,6 +35,7 @@ def dead_letters(world: World) -> int:
             DeadLetter.connection_id == world.conn.id)).scalar_one())
 
 
+@ON_BOTH_DATABASES
 def test_plentyone_outage_longer_than_the_retry_horizon_never_fails_the_registration(
         world, worker_factory):
     worker_factory(queues="orders", concurrency=2, **FAST_RETRIES)
