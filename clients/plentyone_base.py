@@ -76,6 +76,7 @@ class PlentyOneBase:
         read_limits: LimiterSettings | None = None,
         write_limits: LimiterSettings | None = None,
         breaker: BreakerSettings | None = None,
+        breaker_name: str = "breaker",
         acquire_timeout: float = 120.0,
         pool_size: int = 10,
     ) -> None:
@@ -92,7 +93,9 @@ class PlentyOneBase:
         self.write_limiter = RateLimiter(
             redis, f"{scope}:rl:write", write_limits or LimiterSettings(default_limit=40)
         )
-        self.breaker = CircuitBreaker(redis, f"{scope}:breaker", breaker)
+        # A client of its own name trips its own circuit (the status write-backs: failing
+        # writes must not stop the order reads a registration needs).
+        self.breaker = CircuitBreaker(redis, f"{scope}:{breaker_name}", breaker)
         self.http = HttpClient(
             base_url,
             api=API,

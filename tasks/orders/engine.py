@@ -33,17 +33,18 @@ from typing import Any
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from clients.errors import RetryableError
 from clients.plentyone import PlentyOneClient
 from clients.spocc import SpoccClient
 from schemas.config import ConnectionConfig
+from schemas.webhooks import EVENTS
 from store.models import EventDelivery, utcnow
 from store.order_models import DONE, FAILED, OrderState
 from tasks.orders import bodies, health, lease, writeback
-from tasks.orders.wiring import api_clients, enqueue, enqueue_writeback
+from tasks.orders.wiring import api_clients, database_blip, enqueue, enqueue_writeback
 from workers import logs, runtime
 from workers.task_base import SpoccTask
 
@@ -258,7 +259,7 @@ def run(task: Any, connection_id: str, delivery_id: int, handler: Handler,
     try:
         return _run(task, connection_id, delivery_id, handler, lock_order_id)
     except DBAPIError as exc:
-        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+        if database_blip(exc):
             raise DatabaseUnavailable(f"database: {type(exc.orig).__name__}: "
                                       f"{str(exc.orig)[:300]}") from exc
         raise
@@ -336,6 +337,10 @@ def _apply(ctx: Context, handler: Handler) -> tuple[str, dict[str, Any]]:
                      "next_attempt_at": later}
 
 
+def _event_of(task_name: str) -> str:
+    return next(event for event, name in EVENTS.items() if name == task_name)
+
+
 class OrderTask(SpoccTask):
     """An order event task: a dead letter marks its delivery dead (and, for a registration
     SPoCC never applied, the order failed with status 6.1, queued as a write-back)."""
@@ -349,6 +354,18 @@ class OrderTask(SpoccTask):
     def subject_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
         delivery_id = kwargs.get("delivery_id")
         return f"delivery:{delivery_id}" if isinstance(delivery_id, int) else None
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any,
+                   einfo: Any) -> None:
+        kwargs = dict(kwargs or {})
+        if database_blip(exc) and isinstance(kwargs.get("delivery_id"), int):
+            # Also where the task base met it (its attempt rows): the event is not at fault.
+            log.warning("event %s met a broken database connection; sent again",
+                        kwargs["delivery_id"])
+            enqueue(_event_of(self.name), kwargs["connection_id"], kwargs["delivery_id"],
+                    countdown=2)
+            return
+        super().on_failure(exc, task_id, args, kwargs, einfo)
 
     def on_dead_letter(self, session: Any, dead_letter_id: int, args: tuple[Any, ...],
                        kwargs: dict[str, Any], exc: BaseException) -> None:

@@ -14,6 +14,7 @@ from schemas.webhooks import EVENTS
 from workers import runtime
 
 _CLIENTS: dict[Any, tuple[PlentyOneClient, SpoccClient]] = {}
+_WRITERS: dict[Any, PlentyOneClient] = {}
 
 WRITEBACK_TASK = "spocc.orders.writeback"
 
@@ -28,6 +29,33 @@ def api_clients(conn: ConnectionConfig) -> tuple[PlentyOneClient, SpoccClient]:
                 clients.build_spocc(conn, redis, priority=ORDERS, call_budget=budget))
         _CLIENTS[key] = pair
     return pair
+
+
+def writeback_client(conn: ConnectionConfig) -> PlentyOneClient:
+    """The PlentyONE client of the status write-backs: same budgets and token, its own
+    circuit, so an outage of status writes never blocks the reads of a registration."""
+    key = ("writeback", conn.id, conn.plentyone)
+    client = _WRITERS.get(key)
+    if client is None:
+        client = clients.build_plentyone(conn, runtime.redis_client(), priority=ORDERS,
+                                         call_budget=runtime.settings().call_budget,
+                                         breaker_name="breaker:writeback")
+        _WRITERS[key] = client
+    return client
+
+
+def database_blip(exc: BaseException) -> bool:
+    """The database connection broke under the task (terminated, restarted): not the
+    work's fault, so it is sent again rather than dead-lettered."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OperationalError | InterfaceError) or (
+                isinstance(seen, DBAPIError) and seen.connection_invalidated):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 def enqueue(event_type: str, connection_id: str, delivery_id: int,

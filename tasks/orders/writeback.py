@@ -26,7 +26,12 @@ from clients.errors import PermanentError, RetryableError
 from store.models import utcnow
 from store.order_models import DEAD, DONE, PENDING, OrderState, OrderWriteback
 from tasks.orders.lease import insert_for, new_owner
-from tasks.orders.wiring import WRITEBACK_TASK, api_clients, enqueue_writeback
+from tasks.orders.wiring import (
+    WRITEBACK_TASK,
+    database_blip,
+    enqueue_writeback,
+    writeback_client,
+)
 from workers import runtime
 from workers.task_base import SpoccTask, spocc_task
 
@@ -100,7 +105,7 @@ def write(task: Any, connection_id: str, writeback_id: int) -> str:
     row = _claim(writeback_id, owner, replay=bool(getattr(task, "_is_replay", bool)()))
     if row is None or row.connection_id != connection_id:
         return "busy"
-    plenty = api_clients(runtime.connection(connection_id))[0]
+    plenty = writeback_client(runtime.connection(connection_id))
     try:
         if row.tracking:
             known = {p.get("packageNumber") for p in plenty.shipping_packages(
@@ -182,6 +187,15 @@ def _record_dead(row: OrderWriteback, owner: str, error: str) -> None:
 
 class WritebackTask(SpoccTask):
     abstract = True
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any,
+                   einfo: Any) -> None:
+        if database_blip(exc) and isinstance((kwargs or {}).get("writeback_id"), int):
+            log.warning("write-back %s met a broken database connection; sent again",
+                        kwargs["writeback_id"])
+            enqueue_writeback(kwargs["connection_id"], kwargs["writeback_id"], countdown=2)
+            return
+        super().on_failure(exc, task_id, args, kwargs, einfo)
 
     def subject_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
         writeback_id = kwargs.get("writeback_id")

@@ -6,6 +6,8 @@ twice — and each accepted event is still applied at SPoCC exactly once, in ord
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -43,6 +45,40 @@ def _sweep_now(url: str, conn_id: str, broker_url: str) -> None:
         app.send_task("spocc.orders.sweep", queue="orders", connection=conn)
 
 
+def start_receiver(env: dict[str, str], tmp_path: Path, connection: Any, sandboxes: Any
+                   ) -> SpoccProcess:
+    """The receiver, with PlentyONE's event procedures calling it, every webhook twice."""
+    hooks_port = free_port()
+    receiver = SpoccProcess(["webhooks", "--port", str(hooks_port), "-w", "2"], env, tmp_path,
+                            "receiver").start()
+    receiver_url = f"http://127.0.0.1:{hooks_port}"
+    wait_until(lambda: _answers(f"{receiver_url}/healthz"), 60, "the receiver")
+    register_event_procedures(connection, receiver_url)
+    requests.post(f"{sandboxes.plenty_url}/__admin/events/settings", json={"copies": 2},
+                  timeout=5)
+    return receiver
+
+
+def stocked_ids(spocc: str, n: int) -> list[str]:
+    """The first `n` SPoCC IDs of the catalogue, each with stock in channel store 1."""
+    ids = [v.spocc_id for v in Catalogue(variations=200).variations(0, n)]
+    for sid in ids:
+        requests.post(f"{spocc}/__admin/stock",
+                      json={"spoccId": sid, "onHand": 50, "channelStore": 1}, timeout=5)
+    return ids
+
+
+def paid_orders(plenty: str, ids: list[str]) -> list[int]:
+    """An order of two lines per pair of ids, each paid (status 11) right after it is made."""
+    order_ids = []
+    for n in range(len(ids) // 2):
+        made = create_demo_order(plenty, ids[2 * n: 2 * n + 2], warehouse_id=1)
+        order_ids.append(int(made["id"]))
+        requests.post(f"{plenty}/__admin/events/fire", timeout=5, json={
+            "orderId": made["id"], "event": "status_change", "statusId": 11})
+    return order_ids
+
+
 @pytest.mark.catalogue(variations=200, plenty_variations=200)
 def test_orders_survive_lost_queues_killed_workers_faults_and_duplicates(
     spocc_env, sandboxes, connection, tmp_path
@@ -50,28 +86,12 @@ def test_orders_survive_lost_queues_killed_workers_faults_and_duplicates(
     redis = OwnRedis(tmp_path)
     redis.start()
     env = {**spocc_env.env, "SPOCC_BROKER_URL": redis.url, "SPOCC_REDIS_URL": redis.url}
-    hooks_port = free_port()
-    receiver = SpoccProcess(["webhooks", "--port", str(hooks_port), "-w", "2"], env, tmp_path,
-                            "receiver").start()
+    receiver = start_receiver(env, tmp_path, connection, sandboxes)
     workers: list[SpoccProcess] = []
     try:
-        receiver_url = f"http://127.0.0.1:{hooks_port}"
-        wait_until(lambda: _answers(f"{receiver_url}/healthz"), 60, "the receiver")
-        register_event_procedures(connection, receiver_url)
         plenty, spocc = sandboxes.plenty_url, sandboxes.spocc_url
-        requests.post(f"{plenty}/__admin/events/settings", json={"copies": 2}, timeout=5)
-
         # Orders of variations in stock; each order's "paid" fires right after it is made.
-        ids = [v.spocc_id for v in Catalogue(variations=200).variations(0, ORDERS * 2)]
-        for sid in ids:
-            requests.post(f"{spocc}/__admin/stock",
-                          json={"spoccId": sid, "onHand": 50, "channelStore": 1}, timeout=5)
-        order_ids = []
-        for n in range(ORDERS):
-            made = create_demo_order(plenty, ids[2 * n: 2 * n + 2], warehouse_id=1)
-            order_ids.append(int(made["id"]))
-            requests.post(f"{plenty}/__admin/events/fire", timeout=5, json={
-                "orderId": made["id"], "event": "status_change", "statusId": 11})
+        order_ids = paid_orders(plenty, stocked_ids(spocc, ORDERS * 2))
         url = spocc_env.database_url
         wait_until(lambda: _deliveries(url, connection.id) == 2 * ORDERS, 60,
                    "every event accepted once (each delivered twice)")
