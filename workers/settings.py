@@ -48,8 +48,10 @@ class OrderTimings:
     writeback_backoff_max: int = 600
     writeback_horizon: int = 3 * DAY
     held_horizon: int = 3 * DAY
-    # The body sent under a SPoCC idempotency key is kept as long as SPoCC keeps the key.
-    spocc_key_seconds: int = 7 * DAY
+    # The body sent under a SPoCC idempotency key (personal data) is kept as long as our own
+    # key it derives from (96 h, above every retry horizon); a later resend that finds it
+    # gone and meets `idempotency_key_reused` looks the effect up instead.
+    spocc_key_seconds: int = 4 * DAY
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ def load_settings() -> Settings:
             writeback_backoff_max=_int("SPOCC_WRITEBACK_BACKOFF_MAX", 600),
             writeback_horizon=_int("SPOCC_WRITEBACK_HORIZON_SECONDS", 3 * DAY),
             held_horizon=_int("SPOCC_HELD_HORIZON_SECONDS", 3 * DAY),
-            spocc_key_seconds=_int("SPOCC_SPOCC_KEY_SECONDS", 7 * DAY),
+            spocc_key_seconds=_int("SPOCC_STORED_BODY_SECONDS", 4 * DAY),
         ),
     )
 

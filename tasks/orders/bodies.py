@@ -1,7 +1,7 @@
 """One idempotency key, one body (docs/spocc-api.md §5): the body first sent under a SPoCC
 key is stored, encrypted like the secrets (it holds names and addresses), and every retry
 resends exactly it, even when the order was edited in PlentyONE since. It is kept as long as
-SPoCC keeps the key (`spocc_key_seconds`, 7 days) and reaped after."""
+our own idempotency key (`SPOCC_STORED_BODY_SECONDS`, 96 h) and reaped by the order sweeper."""
 
 from __future__ import annotations
 

@@ -16,9 +16,12 @@
    the lease (`WHERE lease_owner = :me`); then the write-backs and released events are sent.
 
 A handler raises `Wait` when its predecessor (registration) is not done: the delivery is held
-(not an attempt), retried shortly a few times, then left to the sweeper's schedule; a
-successful registration releases every held event of its order at once. Retryable errors are
-retried by the task base; permanent ones become dead letters and the delivery is dead.
+(not an attempt, and no Celery retry), looked at again every 2 s while the event is young,
+then left to the sweeper's schedule (every minute); a successful registration releases
+every held event of its order at once. Retryable errors are retried by the task base;
+permanent ones become dead letters and the delivery is dead. Attempts are counted on the
+delivery row, across task ids: at `SPOCC_ATTEMPT_CAP` the event is one dead letter naming
+what its last attempt met.
 """
 
 from __future__ import annotations
@@ -52,7 +55,8 @@ log = logging.getLogger(__name__)
 
 # Delivery statuses that are final: the sweeper leaves them alone, a redelivery skips them.
 FINAL = ("done", "refused", "blocked")
-SHORT_HOLDS = 3  # short retries (1, 2, 4 s) before a held event waits for the sweeper
+# A held event this young is looked at again every 2 s; older, it waits for the sweeper.
+SHORT_HOLDS = timedelta(seconds=15)
 HOLD_INTERVAL = timedelta(seconds=60)
 SWEEP_GRACE = timedelta(seconds=60)
 STATE_COLUMNS = tuple(c.key for c in OrderState.__table__.columns
@@ -70,6 +74,10 @@ class Wait(Exception):
 
 class Blocked(Exception):
     """The order is not exported (an export rule): its other events are not either."""
+
+
+class AttemptsExhausted(Exception):
+    """The delivery used up its attempts (`SPOCC_ATTEMPT_CAP`, counted on its row)."""
 
 
 class LeaseLost(RetryableError):
@@ -146,7 +154,8 @@ Handler = Callable[[Context], str]
 def _claim(connection_id: str, delivery_id: int, target: int, owner: str
            ) -> tuple[str, EventDelivery | None, OrderState | None]:
     """Lease the order and mark the delivery running, committed at once. Returns
-    ("run", delivery, state) | ("busy" | "final" | "running", None, None)."""
+    ("run", delivery, state) | ("cap", delivery, None) | ("busy" | "final" | "running", None,
+    None)."""
     seconds = runtime.settings().orders.lease
     now = utcnow()
     with runtime.db() as session:
@@ -156,6 +165,9 @@ def _claim(connection_id: str, delivery_id: int, target: int, owner: str
         if delivery.status == "running" and delivery.next_attempt_at is not None \
                 and lease.aware(delivery.next_attempt_at) > now:
             return "running", None, None  # another run has it, while its lease lasts
+        if delivery.attempts >= runtime.settings().attempt_cap:
+            session.expunge(delivery)
+            return "cap", delivery, None
         state = lease.take(session, connection_id, target, owner, seconds)
         if state is None:
             return "busy", None, None
@@ -282,6 +294,15 @@ def _run(task: Any, connection_id: str, delivery_id: int, handler: Handler,
     verdict, delivery, state = _claim(connection_id, delivery_id, target, owner)
     if verdict == "busy":
         return _defer(task, probe.event_type, connection_id, delivery_id)
+    if verdict == "cap" and delivery is not None:
+        # Counted on the row, across task ids: a poison event (it keeps killing its worker,
+        # or failing) ends as one dead letter that says why, instead of looping.
+        task._dead_letter((), {"connection_id": connection_id, "delivery_id": delivery_id},
+                          AttemptsExhausted(
+                              f"{delivery.event_type} of order {delivery.order_id}: "
+                              f"{delivery.attempts} attempts did not succeed; the last: "
+                              f"{delivery.last_error or 'no error recorded'}"))
+        return "dead"
     if verdict == "running":
         # A redelivered message (its worker's pool child was killed, or Redis restored it)
         # looks again when the lease runs out: if that run is gone, this one takes over.
@@ -312,9 +333,11 @@ def _run(task: Any, connection_id: str, delivery_id: int, handler: Handler,
         enqueue(event, connection_id, held_id)
     for writeback_id in dict.fromkeys(sent):
         enqueue_writeback(connection_id, writeback_id)
-    if outcome == "held" and (task.request.retries or 0) < SHORT_HOLDS \
-            and not task.request.is_eager:
-        raise task.retry(countdown=2 ** (task.request.retries or 0), max_retries=None)
+    if outcome == "held" and not task.request.is_eager \
+            and utcnow() - lease.aware(delivery.created_at) < SHORT_HOLDS:
+        # Events of one order often arrive together, out of order: look again shortly. A
+        # new message, not a Celery retry, so a hold never uses up max_retries.
+        enqueue(probe.event_type, connection_id, delivery_id, countdown=2.0)
     return outcome
 
 
