@@ -301,7 +301,8 @@ def _run(task: Any, connection_id: str, delivery_id: int, handler: Handler,
                           AttemptsExhausted(
                               f"{delivery.event_type} of order {delivery.order_id}: "
                               f"{delivery.attempts} attempts did not succeed; the last: "
-                              f"{delivery.last_error or 'no error recorded'}"))
+                              f"{delivery.last_error or 'no error recorded'}"),
+                          delivery.attempts)
         return "dead"
     if verdict == "running":
         # A redelivered message (its worker's pool child was killed, or Redis restored it)
