@@ -12,6 +12,7 @@ import fcntl
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -117,12 +118,16 @@ def up(
     receiver_url = f"http://127.0.0.1:{ports['webhook_port']}"
     fill = {"concurrency": concurrency, "variations": variations, "data_dir": s.data_dir}
     parts = [_supervised(p, fill, ports, s.task_soft_time_limit) for p in chosen]
+    workers = sum(p.name.startswith("worker") for p in parts)
     for part in parts:
         if part.name == "plentyone sandbox":
             # A restarted sandbox starts empty: it needs its event procedures again.
             part.on_up = lambda: _wire_sandbox_events(receiver_url)
         if part.name.startswith("worker") and "flower_port" in ports:
-            part.on_up = lambda: _refresh_flower(ports["flower_port"])
+            # in a thread of its own: the supervisor's loop must not wait on Flower
+            part.on_up = lambda: threading.Thread(
+                target=_refresh_flower, args=(ports["flower_port"], workers), daemon=True
+            ).start()
     supervisor = Supervisor(parts)
     signal.signal(signal.SIGINT, supervisor.request_stop)
     signal.signal(signal.SIGTERM, supervisor.request_stop)
@@ -133,7 +138,7 @@ def up(
             _show(parts, s.database_url, embedded.broker_url if embedded else s.broker_url or "")
             if sandboxes:
                 _wire_sandbox_events(receiver_url)
-            _demo_task(ports.get("flower_port"))
+            _demo_task(ports.get("flower_port"), workers)
             started = time.monotonic()
 
             def done() -> bool:
@@ -267,7 +272,7 @@ def _show(parts: list[Supervised], database_url: str, broker: str) -> None:
     out.print(table)
 
 
-def _demo_task(flower_port: int | None, timeout: float = 60.0) -> None:
+def _demo_task(flower_port: int | None, workers: int, timeout: float = 60.0) -> None:
     """Send one task through a real worker and wait until its attempt row says success."""
     from tasks.maintenance.demo import ping
 
@@ -288,19 +293,31 @@ def _demo_task(flower_port: int | None, timeout: float = 60.0) -> None:
     else:
         out.print("[yellow]the demo task did not run within 60 s: see the worker output[/]")
     if flower_port is not None:
-        _refresh_flower(flower_port)
+        _refresh_flower(flower_port, workers)
         out.print(f"[green]Flower is up[/] at http://127.0.0.1:{flower_port}")
 
 
-def _refresh_flower(port: int) -> None:
+def _refresh_flower(port: int, workers: int, timeout: float = 30.0) -> None:
     """Flower inspects the workers once, when it starts, before they are ready; ask it to
-    inspect again so its worker pages and API show them at once, not after a refresh."""
+    inspect again so its worker pages and API show them at once, not after a refresh.
+
+    Asked again until it lists all WORKERS: a refresh joins an inspection already under
+    way, and one sent before a worker listened for it comes back without that worker."""
     from cli.services import flower_credentials
 
     login = flower_credentials() or ":"
     user, _, password = login.partition(":")
-    try:
-        requests.get(f"http://127.0.0.1:{port}/api/workers", params={"refresh": "1"},
-                     auth=(user, password), timeout=30)
-    except requests.RequestException as exc:
-        out.print(f"[yellow]Flower did not refresh its worker list: {exc}[/]")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            listed = requests.get(f"http://127.0.0.1:{port}/api/workers",
+                                  params={"refresh": "1"}, auth=(user, password), timeout=30)
+            if listed.ok and len(listed.json()) >= workers:
+                return
+            why = f"it lists {len(listed.json()) if listed.ok else listed.status_code}"
+        except (requests.RequestException, ValueError) as exc:
+            why = str(exc)
+        if time.monotonic() > deadline:
+            out.print(f"[yellow]Flower did not refresh its worker list: {why}[/]")
+            return
+        time.sleep(1.0)

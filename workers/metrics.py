@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from store import config_store
 from store.models import Connection, DeadLetter, EventDelivery, SyncRun, utcnow
+from store.secrets import SecretKeyError
 from workers import beat_health, runtime
 from workers.settings import QUEUES
 
@@ -117,8 +118,8 @@ def _processes(session: Session, now: datetime) -> Iterator[GaugeMetricFamily]:
             continue
         try:
             conn = runtime.connection(row.id, session)
-        except (config_store.UnknownConnection, ValueError):
-            continue
+        except (config_store.UnknownConnection, SecretKeyError, ValueError):
+            continue  # `spocc status` names a configuration that does not load
         for name, setting in conn.processes.items():
             if not setting.enabled or name in (row.paused_processes or []):
                 continue
@@ -155,8 +156,8 @@ def _apis(session: Session, now: datetime) -> Iterator[GaugeMetricFamily]:
     for conn_id in config_store.connection_ids(session):
         try:
             conn = runtime.connection(conn_id, session)
-        except (config_store.UnknownConnection, ValueError):
-            continue
+        except (config_store.UnknownConnection, SecretKeyError, ValueError):
+            continue  # `spocc status` names a configuration that does not load
         plenty = clients.build_plentyone(conn, redis)
         spocc = clients.build_spocc(conn, redis)
         try:

@@ -9,7 +9,8 @@ the list of `problems` that need a person:
 - beat silent for more than two of its ticks (`beat_health.LOOP_SECONDS` each);
 - a queue no live worker consumes;
 - a scheduled process whose last success is older than twice its interval;
-- an order event held past its horizon (`SPOCC_HELD_HORIZON_SECONDS`).
+- an order event held past its horizon (`SPOCC_HELD_HORIZON_SECONDS`);
+- a connection whose configuration does not load (a secret under another key, say).
 
 `unreachable` names the database or Redis when either cannot be reached: then the report is
 partial, and `spocc status` exits 2 so that cron or a monitor can act on it.
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 from store import config_store
 from store.models import Connection, DeadLetter, SyncRun, utcnow
 from store.operator_models import ConfigRevision
+from store.secrets import SecretKeyError
 from tasks.orders import health as order_health
 from workers import beat_health, dlq_actions, runtime
 from workers.settings import QUEUES
@@ -42,7 +44,7 @@ INSPECT_SECONDS = 2.0
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # dead_letters | beat | queue | overdue | held
+    kind: str  # dead_letters | beat | queue | overdue | held | config
     subject: str  # what it is about: "connection shop-a", "queue orders", "beat"
     detail: str
 
@@ -164,8 +166,15 @@ def _processes(health: Health, session: Session) -> None:
             continue
         try:
             conn = runtime.connection(row.id, session)
-        except (config_store.UnknownConnection, ValueError):
-            continue  # `spocc check` names a configuration that does not load
+        except config_store.UnknownConnection:
+            continue  # removed between the two reads
+        except (SecretKeyError, ValueError) as exc:
+            # Nothing of this connection runs: a person must mend the key or the document.
+            health.problems.append(Problem(
+                "config", f"connection {row.id}",
+                f"its configuration does not load ({exc}): run `spocc check --connection "
+                f"{row.id}`, then fix SPOCC_SECRET_KEY or re-apply the connection"))
+            continue
         for name, setting in conn.processes.items():
             if not setting.enabled or name in (row.paused_processes or []):
                 continue

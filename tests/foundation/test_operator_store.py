@@ -13,19 +13,22 @@ import pytest
 from sqlalchemy import update
 
 from schemas.config import MASK
-from schemas.secret import Secret
 from store import audit, config_store, dead_letters
 from store.db import session_scope
 from store.models import DeadLetter, utcnow
-from store.secrets import SecretBox, new_key
+from store.secrets import SecretBox
 from tests.conftest import connection_document
 from workers import dlq_actions
 from workers.dlq_actions import ActionError, LetterFilter
 
 
 @pytest.fixture
-def box() -> SecretBox:
-    return SecretBox(Secret(new_key()))
+def box(any_db_url: str) -> SecretBox:
+    # The session's key: these connections stay in the shared database, and every later
+    # `spocc status` or worker must be able to open their secrets.
+    from workers import runtime
+
+    return runtime.secret_box()
 
 
 def test_audit_records_who_did_what_newest_first(any_db_url):

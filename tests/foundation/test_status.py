@@ -21,7 +21,7 @@ from store.models import EventDelivery, SyncRun, utcnow
 from store.operator_models import ConfigRevision
 from tests.conftest import connection_document
 from tests.foundation.test_cli import spocc
-from tests.support.infra import private_postgres
+from tests.support.infra import private_postgres, private_redis_db, redis_url
 from tests.support.processes import SpoccProcess, wait_until
 from workers import beat_health, runtime
 
@@ -130,6 +130,26 @@ def test_a_process_overdue_at_twice_its_interval_needs_a_person(own_db):
     assert _problems("overdue") == []
 
 
+def test_a_connection_whose_configuration_does_not_open_needs_a_person(own_db):
+    """A secret stored under another SPOCC_SECRET_KEY: status names the connection and the
+    fix instead of dying in a traceback, and still reports everything else."""
+    from schemas.secret import Secret
+    from store.secrets import SecretBox, new_key
+    from tasks.maintenance.health import gather
+
+    conn_id = f"s-{uuid.uuid4().hex[:8]}"
+    doc = connection_document(conn_id, "http://127.0.0.1:1", "http://127.0.0.1:2")
+    with session_scope(own_db) as s:
+        config_store.apply(s, SecretBox(Secret(new_key())), doc, actor="test")
+    _sweeper_letters(own_db, 1)
+    health = gather()
+    [problem] = [p for p in health.problems if p.kind == "config"]
+    assert problem.subject == f"connection {conn_id}"
+    assert "SPOCC_SECRET_KEY" in problem.detail and "spocc check" in problem.detail
+    assert any(p.kind == "dead_letters" for p in health.problems)
+    assert health.exit_code == 1
+
+
 def test_an_event_held_past_its_horizon_needs_a_person(own_db):
     conn_id = f"s-{uuid.uuid4().hex[:8]}"
     with session_scope(own_db) as s:
@@ -150,7 +170,15 @@ def test_status_exits_0_when_all_is_well_and_1_for_a_queue_nobody_consumes(
 ):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     upgrade(url)
-    env = {**spocc_env.env, "SPOCC_DATABASE_URL": url}
+    # A broker of its own too: messages other tests left queued would reach this worker and
+    # become dead letters here.
+    with private_redis_db() as db:
+        env = {**spocc_env.env, "SPOCC_DATABASE_URL": url,
+               "SPOCC_BROKER_URL": redis_url(db), "SPOCC_REDIS_URL": redis_url(db)}
+        _all_well_then_a_person_is_needed(env, url, tmp_path)
+
+
+def _all_well_then_a_person_is_needed(env: dict[str, str], url: str, tmp_path: Path) -> None:
     started = []
 
     def run(args: list[str], name: str) -> SpoccProcess:

@@ -119,8 +119,13 @@ def test_a_task_running_at_sigterm_finishes_before_up_stops(running_up, tmp_path
     # Flower shows the workers at once, without anyone asking it to refresh.
     flower = running_up.args[running_up.args.index("--flower-port") + 1]
     login = tuple((var / "flower.auth").read_text().strip().split(":", 1))
-    listed = requests.get(f"http://127.0.0.1:{flower}/api/workers", auth=login, timeout=10)
-    assert {name.split("@")[0] for name in listed.json()} >= {"orders", "catalogue"}, listed.text
+
+    def listed() -> set[str]:  # never with ?refresh=1: Flower must find them on its own
+        got = requests.get(f"http://127.0.0.1:{flower}/api/workers", auth=login, timeout=10)
+        return {name.split("@")[0] for name in got.json()}
+
+    # A loaded host brings a worker up after Flower: it shows it once it is online.
+    wait_until(lambda: listed() >= {"orders", "catalogue"}, 60, "Flower to list the workers")
     sender = Celery(broker=f"redis+socket://{var / 'redis.sock'}")
     sender.send_task("spocc.test.effect", kwargs={"token": "warm", "sleep_before": 4.0},
                      queue="default")
