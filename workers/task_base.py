@@ -12,11 +12,13 @@ and uses up none of its retries.
 
 from __future__ import annotations
 
+import logging
 import traceback
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Concatenate, NoReturn, ParamSpec, Protocol, TypeVar
 
+import redis
 from billiard.exceptions import WorkerLostError
 from celery import Task
 from celery.exceptions import Ignore, Retry, SoftTimeLimitExceeded, TimeLimitExceeded
@@ -27,10 +29,12 @@ from celery.worker.request import Request
 from clients import exchange as http_exchange
 from clients.errors import RetryableError
 from store import attempts, dead_letters, exchanges
-from store.db import forget_inherited_connections
+from store.db import database_blip, forget_inherited_connections
 from store.models import utcnow
 from workers import runtime
 from workers.celery_app import TASK_QUEUES, app
+
+logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R_co = TypeVar("R_co", covariant=True)
@@ -82,10 +86,7 @@ def _ended_by_worker(task_id: str, outcome: str, error: str) -> None:
         with runtime.db() as session:
             attempts.ended_by_worker(session, task_id, outcome, error)
     except Exception:  # the main process must go on; the next execution counts it as lost
-        import logging
-
-        logging.getLogger(__name__).warning("could not record %s of %s", outcome, task_id,
-                                            exc_info=True)
+        logger.warning("could not record %s of %s", outcome, task_id, exc_info=True)
 
 
 @worker_process_init.connect
@@ -107,6 +108,8 @@ class SpoccTask(Task):
     retry_backoff = 2
     retry_backoff_max = 300  # minutes at most: longer waits belong in a database schedule
     retry_jitter = True
+    # Sent by beat (`spocc_task(periodic=True)`): its next tick is its retry.
+    periodic = False
 
     def connection_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
         value = kwargs.get("connection_id")
@@ -221,6 +224,13 @@ class SpoccTask(Task):
             # Called in the worker's main process (Celery ≥ 5.6): SpoccRequest recorded the
             # time-out and the message is requeued to meet the attempt cap.
             return
+        if self.periodic and passing_fault(exc):
+            # Beat sends it again within a tick; a letter would call a person for a blip.
+            # The attempt row keeps the cause, and a database that stays away is
+            # `spocc status`'s exit 2.
+            logger.warning("%s met %s; beat sends it again at its next tick",
+                           self.name, _describe(exc))
+            return
         self._dead_letter(tuple(args or ()), dict(kwargs or {}), exc,
                           (self.request.retries or 0) + 1)
 
@@ -261,6 +271,14 @@ class SpoccTask(Task):
         exc: BaseException,
     ) -> None:
         """Domain hook: e.g. mark the delivery dead and set the order's failure status."""
+
+
+def passing_fault(exc: BaseException) -> bool:
+    """A fault of the moment, not of the work: a dropped database connection, Redis away,
+    an API's 5xx or 429, the soft time limit."""
+    return database_blip(exc) or isinstance(
+        exc, RetryableError | SoftTimeLimitExceeded | redis.exceptions.ConnectionError
+    )
 
 
 def _keep_exchange(session: Any, **owner: int) -> None:
@@ -308,12 +326,14 @@ def spocc_task(
     soft_time_limit: int | None = None,
     time_limit: int | None = None,
     base: type[SpoccTask] = SpoccTask,
+    periodic: bool = False,
     **options: Any,
 ) -> Callable[[Callable[Concatenate[Any, P], R_co]], TaskOf[P, R_co]]:
     """Declare a task: an explicit name, its queue, what it retries on and its limits.
 
     The soft time limit is always retried (the next try may be quicker; the attempt cap
-    bounds one that never is)."""
+    bounds one that never is). `periodic`: beat sends it at each tick, so a passing fault
+    (`passing_fault`) waits for the next one instead of becoming a dead letter."""
     s = runtime.settings()
     TASK_QUEUES[name] = queue
     return app.task(
@@ -323,6 +343,7 @@ def spocc_task(
         autoretry_for=(*retry_for, SoftTimeLimitExceeded),
         dont_autoretry_for=(Deferred,),
         max_retries=max_retries,
+        periodic=periodic,
         soft_time_limit=soft_time_limit or s.task_soft_time_limit,
         time_limit=time_limit or s.task_time_limit,
         **options,

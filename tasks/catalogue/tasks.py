@@ -37,7 +37,8 @@ def send_planner(connection_id: str, run_id: int, countdown: float = 0) -> None:
     app.send_task(name, args=(connection_id, run_id), queue=queue, countdown=countdown or None)
 
 
-@spocc_task("spocc.catalogue.tick", queue="default", max_retries=0, soft_time_limit=50)
+@spocc_task("spocc.catalogue.tick", queue="default", max_retries=0, soft_time_limit=50,
+            periodic=True)
 def tick(self: Any) -> int:
     """Every minute: claim each due slot of each connection and start its run."""
     started = schedule.tick()
@@ -46,7 +47,8 @@ def tick(self: Any) -> int:
     return len(started)
 
 
-@spocc_task("spocc.catalogue.sweep", queue="default", max_retries=0, soft_time_limit=50)
+@spocc_task("spocc.catalogue.sweep", queue="default", max_retries=0, soft_time_limit=50,
+            periodic=True)
 def sweep(self: Any) -> dict[str, int]:
     report = schedule.sweep(RUN_TIMEOUT)
     for run_id in report.planners_resent:

@@ -168,7 +168,7 @@ def reap_tables(url: str, retention: Retention, now: datetime | None = None,
     }
 
 
-@spocc_task("spocc.maintenance.reap", queue="default", max_retries=2)
+@spocc_task("spocc.maintenance.reap", queue="default", max_retries=2, periodic=True)
 def reap(self: Any) -> dict[str, int]:
     s = runtime.settings()
     return reap_tables(s.database_url, s.retention,

@@ -44,10 +44,11 @@ from clients.plentyone import PlentyOneClient
 from clients.spocc import SpoccClient
 from schemas.config import ConnectionConfig
 from schemas.webhooks import EVENTS
+from store.db import database_blip
 from store.models import EventDelivery, utcnow
 from store.order_models import DONE, FAILED, OrderState
 from tasks.orders import bodies, health, lease, writeback
-from tasks.orders.wiring import api_clients, database_blip, enqueue, enqueue_writeback
+from tasks.orders.wiring import api_clients, enqueue, enqueue_writeback
 from workers import logs, runtime
 from workers.task_base import SpoccTask
 

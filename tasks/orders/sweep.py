@@ -66,7 +66,7 @@ def reap_order_states(now: Any = None) -> int:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-@spocc_task("spocc.orders.sweep", queue="orders", max_retries=1)
+@spocc_task("spocc.orders.sweep", queue="orders", max_retries=1, periodic=True)
 def sweep(self: Any) -> dict[str, int]:
     sent = 0
     for event, connection_id, delivery_id in due_deliveries():

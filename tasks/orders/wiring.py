@@ -44,20 +44,6 @@ def writeback_client(conn: ConnectionConfig) -> PlentyOneClient:
     return client
 
 
-def database_blip(exc: BaseException) -> bool:
-    """The database connection broke under the task (terminated, restarted): not the
-    work's fault, so it is sent again rather than dead-lettered."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OperationalError | InterfaceError) or (
-                isinstance(seen, DBAPIError) and seen.connection_invalidated):
-            return True
-        seen = seen.__cause__
-    return False
-
-
 def enqueue(event_type: str, connection_id: str, delivery_id: int,
             countdown: float | None = None) -> None:
     """Send the event task of a delivery row (after the commit that made it due)."""

@@ -110,3 +110,21 @@ def held(self: Any, token: str, holds: int) -> None:
     if int(client.incr(f"test:held:{token}")) <= holds:
         self.defer(0.2, f"waiting for test {token}")
     client.set(f"test:held:{token}:retries", str(self.request.retries))
+
+
+@spocc_task("spocc.test.periodic_blip", queue="default", base=TokenTask, max_retries=0,
+            periodic=True)
+def periodic_blip(self: Any, token: str, blips: int) -> None:
+    """A beat task whose database connection is terminated under it `blips` times (as
+    `pg_terminate_backend` or a PostgreSQL restart does), then one that succeeds."""
+    from sqlalchemy import text
+
+    client = runtime.redis_client()
+    run = int(client.incr(f"test:blip:{token}"))
+    with runtime.db() as session:
+        pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        if run <= blips:
+            with runtime.db() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        session.execute(text("SELECT 1"))
+    client.set(f"test:blip:{token}:done", "1")
