@@ -95,8 +95,6 @@ def up(
             for cid in config_store.connection_ids(session)
         )
     sandboxes = test_mode and not no_sandboxes
-    if sandboxes:
-        _forget_the_last_sandboxes()
     chosen = [p for p in UP_PARTS if sandboxes or not p.test_mode]
     _ports_free(chosen, ports)
     if any(p.name == "flower" for p in chosen) and not os.environ.get("SPOCC_FLOWER_AUTH"):
@@ -114,6 +112,8 @@ def up(
         os.environ["SPOCC_REDIS_URL"] = embedded.redis_url
         runtime.reset()
     os.environ["SPOCC_DATA_DIR"] = str(s.data_dir)
+    if sandboxes:  # once nothing can stop start-up any more, and Redis is there
+        _forget_the_last_sandboxes()
 
     receiver_url = f"http://127.0.0.1:{ports['webhook_port']}"
     fill = {"concurrency": concurrency, "variations": variations, "data_dir": s.data_dir}
@@ -228,7 +228,7 @@ def _ports_free(parts: list[UpPart], ports: dict[str, int]) -> None:
 
 def _forget_the_last_sandboxes() -> None:
     """The sandboxes start empty: so does what the connector knew of them (README)."""
-    from cli.test_mode import reset_test_mode_data
+    from cli.test_mode import forget_in_redis, reset_test_mode_data
 
     with runtime.db() as session:
         ids = [
@@ -236,9 +236,11 @@ def _forget_the_last_sandboxes() -> None:
             for cid in config_store.connection_ids(session)
             if config_store.load(session, runtime.secret_box(), cid).test_mode
         ]
-        if reset_test_mode_data(session, ids):
-            out.print(f"test mode: the sandboxes start empty, so the demo data of "
-                      f"{', '.join(ids)} was reset (configuration kept)")
+        emptied = reset_test_mode_data(session, ids)
+    forgot = forget_in_redis(runtime.redis_client(), ids)
+    if emptied or any(forgot.values()):
+        out.print(f"test mode: the sandboxes start empty, so the demo data of "
+                  f"{', '.join(ids)} was reset in SQL and Redis (configuration kept)")
 
 
 def _wire_sandbox_events(receiver_url: str) -> None:

@@ -85,6 +85,45 @@ def test_a_new_up_forgets_the_last_sandboxes_and_keeps_the_configuration(
         assert config_store.load(session, runtime.secret_box(), "demo-a").test_mode
 
 
+def test_a_new_up_forgets_the_last_sandboxes_in_redis_too(spocc_env) -> None:
+    """Row ids start again after a reset (SQLite reuses them): a message queued for a reset
+    connection's old delivery 5, or its "run 3 followed" mark, must not meet the new ones.
+    Other connections keep their keys and their queued work."""
+    import base64
+    import json
+
+    import redis
+
+    from cli.test_mode import forget_in_redis
+    from workers.celery_app import app
+
+    client = redis.Redis.from_url(spocc_env.redis_url)
+    for cid in ("demo-r", "prod-r"):
+        client.set(f"spocc:{cid}:followed:3", "1")
+        client.set(f"spocc:{cid}:spocc-transactions:breaker", "open")
+        app.send_task("spocc.orders.paid", kwargs={"connection_id": cid, "delivery_id": 5},
+                      queue="orders")
+        app.send_task("spocc.catalogue.unit", args=(cid, 3, 9), queue="catalogue")
+
+    def queued(cid: str) -> int:
+        found = 0
+        for queue in ("orders", "catalogue"):
+            for raw in client.lrange(queue, 0, -1):
+                args, kwargs, _ = json.loads(base64.b64decode(json.loads(raw)["body"]))
+                found += cid in (kwargs.get("connection_id"), *args[:1])
+        return found
+
+    try:
+        assert queued("demo-r") == 2
+        forgot = forget_in_redis(client, ["demo-r"])
+        assert forgot == {"keys": 2, "messages": 2}
+        assert client.keys("spocc:demo-r:*") == [] and queued("demo-r") == 0
+        assert len(client.keys("spocc:prod-r:*")) == 2 and queued("prod-r") == 2
+    finally:
+        forget_in_redis(client, ["demo-r", "prod-r"])
+        client.close()
+
+
 def readme_commands() -> list[str]:
     text = (ROOT / "README.md").read_text()
     inline = re.findall(r"`(spocc [^`]+)`", text)
