@@ -15,6 +15,7 @@ from sqlalchemy import select
 from schemas.config import ConfigError
 from store import config_store
 from store.models import Connection, SyncRun, utcnow
+from store.secrets import SecretKeyError
 from tasks.catalogue import leases, runs
 from tasks.catalogue.registry import PROCESSES, task_for
 from tasks.catalogue.slots import slot_key
@@ -43,7 +44,9 @@ def tick(now: datetime | None = None) -> list[Started]:
                 continue
             try:
                 conn = config_store.load(session, runtime.secret_box(), row.id)
-            except (ConfigError, ValueError) as exc:
+            except (ConfigError, SecretKeyError, ValueError) as exc:
+                # one retailer's broken configuration never stops the others'; `spocc status`
+                # names it
                 log.error("connection %s: configuration unreadable, not scheduled: %s", row.id, exc)
                 continue
             paused = set(row.paused_processes or [])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -109,6 +110,35 @@ def test_a_paused_connection_or_process_schedules_nothing(
         row.paused_processes = ["stock_delta"]
     started = [s.process for s in schedule.tick(T0) if s.connection_id == conn_id]
     assert started == ["attributes"]
+
+
+def test_a_connection_whose_secrets_do_not_open_does_not_stop_the_others(
+    spocc_env: SpoccEnv, make_connection: Callable[..., str],
+) -> None:
+    """One retailer's configuration under another SPOCC_SECRET_KEY must not leave every
+    other retailer unscheduled."""
+    from sqlalchemy import delete
+
+    from schemas.secret import Secret
+    from store import config_store
+    from store.models import ConnectionSecret
+    from store.operator_models import ConfigRevision
+    from store.secrets import SecretBox, new_key
+
+    good = make_connection(processes=only("stock_delta"))
+    broken = f"c-{uuid.uuid4().hex[:8]}"
+    doc = connection_document(broken, "http://127.0.0.1:9", "http://127.0.0.1:9",
+                              processes=only("stock_delta"))
+    with runtime.db() as session:
+        config_store.apply(session, SecretBox(Secret(new_key())), doc)
+    try:
+        started = {s.connection_id for s in schedule.tick(T0)}
+        assert good in started and broken not in started
+    finally:  # other tests read every connection of this database
+        with runtime.db() as session:
+            for model in (ConnectionSecret, ConfigRevision, Connection):
+                column = model.id if model is Connection else model.connection_id
+                session.execute(delete(model).where(column == broken))
 
 
 @ON_BOTH_DATABASES
