@@ -17,7 +17,7 @@ from schemas.config import PROCESSES, ProcessesSchema
 from store.models import Connection, EventDelivery, SyncRun, utcnow
 from store.order_models import BLOCKED, FAILED, HELD, REFUSED, OrderState
 from tasks.catalogue import control
-from tasks.catalogue.slots import slot_start
+from tasks.catalogue.slots import offset_minutes, slot_start
 
 ORDER_EVENTS = ("registration", "payment", "shipping_documents", "cancellation")
 ATTENTION = (HELD, BLOCKED, REFUSED, FAILED)
@@ -71,7 +71,8 @@ def processes(session: Session, row: Connection, now: datetime | None = None) ->
     for st in control.catalogue_status(session, row.id):
         enabled, interval = settings.get(st.process, (True, PROCESSES.get(st.process, 60)))
         step = timedelta(minutes=interval)
-        nxt = slot_start(now, interval) + step if enabled else None
+        offset = offset_minutes(row.id, interval)
+        nxt = slot_start(now, interval, offset) + step if enabled else None
         progress = None
         if st.in_progress is not None:
             r = st.in_progress

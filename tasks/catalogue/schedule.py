@@ -18,7 +18,7 @@ from store.models import Connection, SyncRun, utcnow
 from store.secrets import SecretKeyError
 from tasks.catalogue import leases, runs
 from tasks.catalogue.registry import PROCESSES, task_for
-from tasks.catalogue.slots import slot_key
+from tasks.catalogue.slots import offset_minutes, slot_key
 from workers import runtime
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,10 @@ def tick(now: datetime | None = None) -> list[Started]:
             for process, setting in conn.processes.items():
                 if not setting.enabled or process in paused:
                     continue
+                interval = setting.interval_minutes
                 run = runs.claim_slot(
-                    session, row.id, process, slot_key(now, setting.interval_minutes)
+                    session, row.id, process,
+                    slot_key(now, interval, offset_minutes(row.id, interval)),
                 )
                 if run is not None and run.status == "running":
                     task, queue = task_for(process)

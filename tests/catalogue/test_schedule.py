@@ -6,13 +6,13 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from store.models import Connection, SyncRun
 from tasks.catalogue import schedule
-from tasks.catalogue.slots import slot_key, slot_start
+from tasks.catalogue.slots import offset_minutes, slot_key, slot_start
 from tests.catalogue.conftest import apply_connection, only
 from tests.conftest import ON_BOTH_DATABASES, SpoccEnv, connection_document
 from workers import runtime
@@ -37,6 +37,28 @@ def test_slots_are_aligned_to_the_utc_clock_not_to_beat_start() -> None:
     assert slot_key(T0, 15) == "2026-11-23T10:00Z/15m"
     # an interval that does not divide the day still gives every beat the same slot
     assert slot_start(T0, 7) == slot_start(T0.replace(second=59), 7)
+
+
+def test_each_connection_starts_its_slots_at_a_stable_offset_so_many_do_not_start_together(
+) -> None:
+    """1,000 connections with a 15-minute delta and an hourly job: spread over the interval
+    (a daily one over its first hour), each always at the same offset."""
+    from tasks.catalogue.slots import SPREAD_MINUTES
+
+    ids = [f"shop-{n}" for n in range(1000)]
+    for interval in (15, 60, 1440):
+        starts = Counter(slot_start(T0, interval, offset_minutes(c, interval)).minute
+                         for c in ids)
+        span = min(interval, SPREAD_MINUTES)
+        assert len(starts) == span  # every minute of the spread is used
+        assert max(starts.values()) <= 2.0 * len(ids) / span, starts.most_common(3)
+    for c in ids[:50]:
+        offset = offset_minutes(c, 15)
+        assert offset == offset_minutes(c, 15) and 0 <= offset < 15
+        start = slot_start(T0, 15, offset)
+        assert start <= T0 < start + timedelta(minutes=15)
+        assert (start.minute - offset) % 15 == 0
+        assert slot_key(T0, 15, offset).endswith("/15m")
 
 
 def test_two_beats_ticking_at_once_start_each_slot_once(
@@ -70,12 +92,13 @@ def test_a_slot_whose_previous_run_is_open_is_recorded_as_skipped(
     conn_id = make_connection(processes=only("stock_delta"))
     first = [s for s in schedule.tick(T0) if s.connection_id == conn_id]
     assert len(first) == 1
-    later = T0.replace(minute=16)
+    later = T0 + timedelta(minutes=15)  # the next slot, whatever the connection's offset
     assert [s for s in schedule.tick(later) if s.connection_id == conn_id] == []
     rows = runs_of(conn_id)
+    offset = offset_minutes(conn_id, 15)
     assert [(r.slot, r.status) for r in rows] == [
-        ("2026-11-23T10:00Z/15m", "running"),
-        ("2026-11-23T10:15Z/15m", "skipped"),
+        (slot_key(T0, 15, offset), "running"),
+        (slot_key(later, 15, offset), "skipped"),
     ]
     assert rows[1].reason is not None and f"previous run {rows[0].id}" in rows[1].reason
 
@@ -94,7 +117,7 @@ def test_interval_change_and_process_switch_take_effect_at_the_next_tick(
     apply_connection(spocc_env, doc)
     started = [s for s in schedule.tick(T0) if s.connection_id == conn_id]
     assert [(s.process) for s in started] == ["attributes"]
-    assert runs_of(conn_id)[-1].slot == "2026-11-23T10:05Z/5m"
+    assert runs_of(conn_id)[-1].slot == slot_key(T0, 5, offset_minutes(conn_id, 5))
 
 
 def test_a_paused_connection_or_process_schedules_nothing(
