@@ -111,7 +111,7 @@ def _watch(run_id: int, timeout: float) -> SyncRun:
                 hinted = True
                 progress.console.print(
                     "[yellow]no worker has picked the run up yet: is a worker serving the "
-                    "catalogue queue (`spocc worker -Q catalogue,default`)? Or use --local.[/]"
+                    "catalogue queue (`spocc worker -Q catalogue`)? Or use --local.[/]"
                 )
             done = run.pushed + run.unchanged + run.skipped + run.failed
             progress.update(

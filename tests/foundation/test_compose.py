@@ -22,6 +22,7 @@ READY = {
     "migrate": None,  # one-shot: exits 0
     "worker-orders": "ready.",
     "worker-catalogue": "ready.",
+    "worker-housekeeping": "ready.",
     "beat": "beat: Starting",
     "flower": "Visit me at",
     "webhooks": "Listening at",
@@ -91,6 +92,6 @@ def test_compose_lets_a_worker_finish_its_task_on_stop(monkeypatch):
 
     monkeypatch.delenv("SPOCC_TASK_SOFT_TIME_LIMIT", raising=False)  # compose sets none
     soft = load_settings().task_soft_time_limit
-    for name in ("worker-orders", "worker-catalogue"):
+    for name in ("worker-orders", "worker-catalogue", "worker-housekeeping"):
         grace = SPOCC_SERVICES[name]["stop_grace_period"]
         assert grace.endswith("s") and soft < int(grace[:-1]) <= soft + 60, (name, grace)
