@@ -1,4 +1,4 @@
-"""`spocc config apply|show|new-key`: the business configuration, stored in the database."""
+"""`spocc config apply|show|remove|new-key`: the business configuration, stored in the database."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from cli.console import err, fail, out
 from schemas.config import PROCESSES, ConfigError
 from store import config_store
 from store.secrets import new_key
-from workers import runtime
+from workers import purge, runtime
 
 
 @click.group()
@@ -80,6 +80,29 @@ def effective_processes(given: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "interval_minutes": setting.get("interval_minutes") or default,
         }
     return shown
+
+
+@config.command()
+@click.argument("connection_id")
+@click.option("--yes", is_flag=True, help="Really remove it: nothing of it can be restored.")
+@click.option("--reason", default=None, help="Why, for the audit.")
+@actor_option
+def remove(connection_id: str, yes: bool, reason: str | None, actor: str | None) -> None:
+    """Remove CONNECTION_ID with all its rows (orders, deliveries, runs, dead letters, its
+    configuration and history), its Redis keys and the work queued for it. Other
+    connections keep everything; the audit keeps who removed it."""
+    if not yes:
+        fail(f"removing connection {connection_id} deletes everything of it: "
+             "run again with --yes", 2)
+    try:
+        with runtime.db() as session:
+            tables = config_store.remove(session, connection_id, actor_of(actor), reason)
+    except config_store.UnknownConnection:
+        fail(f"no connection {connection_id}: `spocc config show` lists them", 2)
+    forgot = purge.forget_in_redis(runtime.redis_client(), [connection_id])
+    runtime.reset()
+    out.print(f"removed connection {connection_id}: rows of {', '.join(sorted(tables))}; "
+              f"{forgot['keys']} Redis key(s), {forgot['messages']} queued message(s)")
 
 
 @config.command("new-key")

@@ -228,7 +228,8 @@ def _ports_free(parts: list[UpPart], ports: dict[str, int]) -> None:
 
 def _forget_the_last_sandboxes() -> None:
     """The sandboxes start empty: so does what the connector knew of them (README)."""
-    from cli.test_mode import forget_in_redis, reset_test_mode_data
+    from cli.test_mode import reset_test_mode_data
+    from workers.purge import forget_in_redis
 
     with runtime.db() as session:
         ids = [

@@ -278,3 +278,20 @@ def show(session: Session) -> dict[str, Any]:
             _set(doc, name, MASK)
         out.append(doc)
     return {"connections": out}
+
+
+def remove(session: Session, connection_id: str, actor: str, reason: str | None = None
+           ) -> list[str]:
+    """Remove the connection and every row of it (the audit keeps who removed it and why);
+    returns the tables that lost rows. Its Redis keys and queued work are the caller's
+    (`workers.purge.forget_in_redis`), after the commit."""
+    from store import purge
+
+    row = session.get(Connection, connection_id)
+    if row is None:
+        raise UnknownConnection(connection_id)
+    emptied = purge.delete_rows(session, [connection_id], keep=frozenset({"operator_audit"}))
+    session.delete(row)
+    audit.record(session, actor, "connection.remove", f"connection:{connection_id}", reason,
+                 connection_id=connection_id)
+    return [*emptied, "connections"]

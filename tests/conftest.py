@@ -244,3 +244,20 @@ def connection(spocc_env: SpoccEnv, db_backend: str, sandboxes: Sandboxes) -> An
     with session_scope(spocc_env.database_url) as session:
         config_store.apply(session, runtime.secret_box(), doc)
     return runtime.connection(conn_id)
+
+
+def rows_of_a_connection(cid: str, order_id: int) -> list[Any]:
+    """One row of each kind a connection leaves: a delivery, an idempotency key, a sync run
+    and a dead letter (for the tests that reset or remove connections)."""
+    from datetime import timedelta
+
+    from store.models import DeadLetter, EventDelivery, IdempotencyKey, SyncRun, utcnow
+
+    return [
+        EventDelivery(connection_id=cid, event_type="order-registered", order_id=order_id),
+        IdempotencyKey(connection_id=cid, scope="order", key=str(order_id), request_hash="h",
+                       expires_at=utcnow() + timedelta(hours=96)),
+        SyncRun(connection_id=cid, process="stock_full", slot="s/1440m"),
+        DeadLetter(connection_id=cid, task_name="t", task_id="i", queue="orders",
+                   last_error="e", attempts=1),
+    ]

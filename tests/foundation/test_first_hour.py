@@ -44,15 +44,14 @@ def test_a_new_up_forgets_the_last_sandboxes_and_keeps_the_configuration(
 ) -> None:
     """A second `make up` starts empty sandboxes: order 1000 must reach SPoCC again, so
     what the connector knew of the last ones goes; other connections keep everything."""
-    from datetime import timedelta
-
     import yaml
     from sqlalchemy import func, select
 
     from cli.test_mode import reset_test_mode_data
     from store import config_store
     from store.db import session_scope
-    from store.models import DeadLetter, EventDelivery, IdempotencyKey, SyncRun, utcnow
+    from store.models import DeadLetter, EventDelivery, IdempotencyKey, SyncRun
+    from tests.conftest import rows_of_a_connection
     from workers import runtime
 
     doc = yaml.safe_load((ROOT / "cli" / "demo_connection.yaml").read_text())
@@ -62,14 +61,7 @@ def test_a_new_up_forgets_the_last_sandboxes_and_keeps_the_configuration(
     with session_scope(any_db_url) as session:
         config_store.apply(session, runtime.secret_box(), {"connections": [demo, prod]})
         for cid in ("demo-a", "prod-b"):
-            session.add_all([
-                EventDelivery(connection_id=cid, event_type="order-registered", order_id=1000),
-                IdempotencyKey(connection_id=cid, scope="order", key="1000", request_hash="h",
-                               expires_at=utcnow() + timedelta(hours=96)),
-                SyncRun(connection_id=cid, process="stock_full", slot="s/1440m"),
-                DeadLetter(connection_id=cid, task_name="t", task_id="i", queue="orders",
-                           last_error="e", attempts=1),
-            ])
+            session.add_all(rows_of_a_connection(cid, order_id=1000))
     with session_scope(any_db_url) as session:
         emptied = reset_test_mode_data(session, ["demo-a"])
     assert {"event_deliveries", "idempotency_keys", "sync_runs", "dead_letters"} <= set(emptied)
@@ -94,8 +86,8 @@ def test_a_new_up_forgets_the_last_sandboxes_in_redis_too(spocc_env) -> None:
 
     import redis
 
-    from cli.test_mode import forget_in_redis
     from workers.celery_app import app
+    from workers.purge import forget_in_redis
 
     client = redis.Redis.from_url(spocc_env.redis_url)
     for cid in ("demo-r", "prod-r"):
