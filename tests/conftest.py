@@ -142,6 +142,9 @@ def _drop_queued_work(url: str) -> None:
 def worker_factory(
     spocc_env: SpoccEnv, db_backend: str, tmp_path: Path
 ) -> Iterator[Callable[..., SpoccProcess]]:
+    # What earlier tests left queued (their sweeps' resends, retries of their connections)
+    # would keep this test's workers busy first.
+    _drop_queued_work(spocc_env.redis_url)
     started: list[SpoccProcess] = []
 
     def start(

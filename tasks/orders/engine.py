@@ -39,7 +39,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from clients.errors import RetryableError
+from clients.errors import CircuitOpen, RetryableError
 from clients.plentyone import PlentyOneClient
 from clients.spocc import SpoccClient
 from schemas.config import ConnectionConfig
@@ -317,6 +317,14 @@ def _run(task: Any, connection_id: str, delivery_id: int, handler: Handler,
     try:
         with lease.Renewal(state.id, owner, delivery_id):
             outcome, values = _apply(ctx, handler)
+    except CircuitOpen as exc:
+        # Nothing was sent: a wait for the breaker's probe, not an attempt (short retries
+        # would otherwise spend every attempt inside one cool-down and kill the event).
+        wait = (exc.retry_after or 0.0) + random.uniform(0.5, 2.0)
+        _give_up(ctx, status="failed", last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                 next_attempt_at=utcnow() + timedelta(seconds=wait) + SWEEP_GRACE,
+                 attempts=EventDelivery.attempts - 1)
+        return _defer(task, probe.event_type, connection_id, delivery_id, wait)
     except RetryableError as exc:
         _give_up(ctx, status="failed", last_error=f"{type(exc).__name__}: {exc}"[:2000],
                  next_attempt_at=utcnow() + timedelta(seconds=300) + SWEEP_GRACE)

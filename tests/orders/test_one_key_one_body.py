@@ -68,7 +68,7 @@ def test_lost_answer_then_an_edit_of_the_order_resends_the_first_body(
                "the attempt that lost the answer to fail")
     world.faults()
     statuses = world.wait_settled(90)
-    assert set(statuses.values()) == {"done"}, statuses
+    assert set(statuses.values()) == {"done"}, (statuses, _why_dead(world))
     [entry] = world.ledger("order.return")
     assert entry["data"]["reasonId"] == 2  # the body SPoCC applied, not the edited one
     assert world.state(order_id).returns == 1
@@ -103,6 +103,16 @@ def test_key_reused_after_a_lost_answer_is_looked_up_not_failed(
                "the attempt that lost the answer to fail")
     world.faults()
     statuses = world.wait_settled(90)
-    assert set(statuses.values()) == {"done"}, statuses
+    assert set(statuses.values()) == {"done"}, (statuses, _why_dead(world))
     assert len(world.ledger("order.payment")) == 1
     assert world.state(order_id).payment == "done"
+
+
+def _why_dead(world: World) -> list[str]:
+    from store.models import DeadLetter, EventDelivery
+
+    with runtime.db() as session:
+        return [*session.execute(select(DeadLetter.last_error).where(
+            DeadLetter.connection_id == world.conn.id)).scalars(),
+            *(str(x) for x in session.execute(select(EventDelivery.last_error).where(
+                EventDelivery.connection_id == world.conn.id)).scalars())]
