@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from store.db import session_scope
 from store.models import DeadLetter
 from tests.chaos.test_order_chaos import _deliveries, paid_orders, start_receiver, stocked_ids
 from tests.chaos.test_order_outages import TIMINGS, Terminator, _observe, _statuses
+from tests.support.infra import private_postgres
 from tests.support.own_redis import OwnRedis
 from tests.support.processes import SpoccProcess, wait_until
 
@@ -31,6 +33,24 @@ pytestmark = pytest.mark.slow
 ORDERS = 8
 OUTAGE = 60.0  # PlentyONE's status writes fail this long (the registration's horizon: ~8 s)
 CAP = "3"
+
+
+@pytest.fixture
+def db_backend(spocc_env: Any) -> Iterator[str]:
+    """A PostgreSQL database of this test's own (the `connection` fixture stores into it):
+    beat's tick schedules every connection it finds, and other tests' connections, whose
+    sandboxes are gone, would keep the order workers busy with doomed status polls."""
+    from store.migrate import upgrade
+    from tests.conftest import _switch
+
+    saved = spocc_env.database_url
+    with private_postgres() as url:
+        upgrade(url)
+        _switch(spocc_env, url, "postgresql")
+        try:
+            yield "postgresql"
+        finally:
+            _switch(spocc_env, saved, "postgresql")
 
 
 def _letters(url: str, connection_id: str) -> list[tuple[str, str | None, str]]:
