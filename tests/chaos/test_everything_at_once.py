@@ -23,7 +23,13 @@ from sqlalchemy import or_, select
 from store.db import session_scope
 from store.models import DeadLetter
 from tests.chaos.test_order_chaos import _deliveries, paid_orders, start_receiver, stocked_ids
-from tests.chaos.test_order_outages import TIMINGS, Terminator, _observe, _statuses
+from tests.chaos.test_order_outages import (
+    TIMINGS,
+    Terminator,
+    _observe,
+    _statuses,
+    refuse_status_writes,
+)
 from tests.support.infra import private_postgres
 from tests.support.own_redis import OwnRedis
 from tests.support.processes import SpoccProcess, wait_until
@@ -83,9 +89,7 @@ def test_every_fault_at_once_and_nobody_touches_anything(
 
     try:
         plenty, spocc = sandboxes.plenty_url, sandboxes.spocc_url
-        requests.post(f"{plenty}/__admin/faults", timeout=5, json={"seed": 3, "rules": [
-            {"kind": "error", "status": 503, "path": r"^/rest/orders/\d+$",
-             "methods": ["PUT"]}]})
+        refuse_status_writes(plenty)
         outage = time.monotonic()
         requests.post(f"{spocc}/__admin/faults", timeout=5, json={"seed": 11, "rules": [
             {"kind": "error", "rate": 0.15, "status": 503, "path": "/transaction-service/"},

@@ -73,6 +73,12 @@ def _observe(fn: Any, *args: Any) -> Any:
     return fn(*args)
 
 
+def refuse_status_writes(plenty: str) -> None:
+    """PlentyONE answers 503 to every order status write until its faults are cleared."""
+    requests.post(f"{plenty}/__admin/faults", timeout=5, json={"seed": 3, "rules": [
+        {"kind": "error", "status": 503, "path": r"^/rest/orders/\d+$", "methods": ["PUT"]}]})
+
+
 def _statuses(plenty: str) -> dict[int, list[float]]:
     entries = requests.get(f"{plenty}/__admin/ledger", params={"kind": "order.status_changed"},
                            timeout=30).json()["entries"]
@@ -91,9 +97,7 @@ def test_orders_ride_through_a_long_plentyone_outage_and_terminated_connections(
     workers: list[SpoccProcess] = []
     try:
         plenty, spocc = sandboxes.plenty_url, sandboxes.spocc_url
-        requests.post(f"{plenty}/__admin/faults", timeout=5, json={"seed": 3, "rules": [
-            {"kind": "error", "status": 503, "path": r"^/rest/orders/\d+$",
-             "methods": ["PUT"]}]})
+        refuse_status_writes(plenty)
         outage = time.monotonic()
         requests.post(f"{spocc}/__admin/faults", timeout=5, json={"seed": 5, "rules": [
             {"kind": "error", "rate": 0.15, "status": 503, "path": "/transaction-service/"}]})
