@@ -83,6 +83,51 @@ def _reload() -> None:
     celery_app.reconfigure()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _connections_removed_after_the_module(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Connections a module stored are removed after it, rows and Redis keys, the way an
+    operator removes one. Beat's tick and the sweepers act on every stored connection: ones
+    left by earlier modules, their sandboxes gone, kept later tests' order workers busy
+    with doomed status polls and resends (a killed delivery took over 120 s to come back)."""
+    if not any("spocc_env" in item.fixturenames for item in request.session.items
+               if item.module is request.module):
+        yield
+        return
+    env: SpoccEnv = request.getfixturevalue("spocc_env")
+    urls = [env.database_url, f"sqlite:///{env.data_dir / 'sqlite' / 'spocc.db'}"]
+    before = {url: _connection_ids(url) for url in urls}
+    yield
+    import redis
+
+    from store import config_store
+    from store.db import session_scope
+    from workers.purge import forget_in_redis
+
+    removed: list[str] = []
+    for url in urls:
+        left = sorted(_connection_ids(url) - before[url])
+        with session_scope(url) as session:
+            for conn_id in left:
+                config_store.remove(session, conn_id, "tests", "the module that made it ended")
+        removed += left
+    if removed:
+        client = redis.Redis.from_url(env.redis_url)
+        forget_in_redis(client, removed)
+        client.close()
+
+
+def _connection_ids(url: str) -> set[str]:
+    from sqlalchemy import select
+
+    from store.db import session_scope
+    from store.models import Connection
+
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return set()
+    with session_scope(url) as session:
+        return set(session.execute(select(Connection.id)).scalars())
+
+
 @pytest.fixture(scope="session")
 def sqlite_url(spocc_env: SpoccEnv) -> str:
     """One migrated SQLite file database for the session's SQLite runs."""
