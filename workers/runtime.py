@@ -11,13 +11,13 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 import redis as redis_lib
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from schemas.config import ConnectionConfig
 from schemas.secret import Secret
 from store import config_store
-from store.db import session_scope
+from store.db import get_engine, session_scope
 from store.models import Connection
 from store.secrets import SecretBox, new_key
 from workers.settings import Settings, load_settings
@@ -66,6 +66,16 @@ def secret_box() -> SecretBox:
     return SecretBox(Secret(path.read_text().strip()))
 
 
+_REVISION = select(Connection.revision).where(Connection.id == bindparam("id"))
+
+
+def _cached(connection_id: str, revision: int | None) -> ConnectionConfig | None:
+    if revision is None:
+        raise config_store.UnknownConnection(connection_id)
+    cached = _configs.get(connection_id)
+    return cached[1] if cached is not None and cached[0] == revision else None
+
+
 # Only stored connections enter it (an unknown id raises first), so it stays as small as the
 # connections table; frozen configurations can be shared by every thread of the process.
 _configs: dict[str, tuple[int, ConnectionConfig]] = {}
@@ -78,16 +88,20 @@ def connection(connection_id: str, session: Session | None = None) -> Connection
 
     Pass `session` to read within a caller's transaction (no second connection)."""
     if session is None:
+        # The receiver asks on every request: one autocommit statement, no ORM session and
+        # no BEGIN/COMMIT round trips; a session only when the document must be loaded.
+        engine = get_engine(settings().database_url)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as core:
+            revision = core.execute(_REVISION, {"id": connection_id}).scalar_one_or_none()
+        cached = _cached(connection_id, revision)
+        if cached is not None:
+            return cached
         with db() as own:
             return connection(connection_id, own)
-    revision = session.execute(
-        select(Connection.revision).where(Connection.id == connection_id)
-    ).scalar_one_or_none()
-    if revision is None:
-        raise config_store.UnknownConnection(connection_id)
-    cached = _configs.get(connection_id)
-    if cached is not None and cached[0] == revision:
-        return cached[1]
+    revision = session.execute(_REVISION, {"id": connection_id}).scalar_one_or_none()
+    cached = _cached(connection_id, revision)
+    if cached is not None:
+        return cached
     # An apply committed between the two reads stamps the newer document with the older
     # revision: the next call sees the revision differ and loads once more. Never staler.
     config = config_store.load(session, secret_box(), connection_id)

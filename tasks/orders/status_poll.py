@@ -1,34 +1,83 @@
-"""The order status poll (beat, every 20 min per connection): every open order's SPoCC
-status; shipped → tracking number and carrier on the order (a shipping package) and status
-7; cancelled in SPoCC → status 8. Paged over the open orders, fanned out per order,
-counted in SQL, idempotent (a run or a unit sent twice counts once)."""
+"""The order status poll (beat, every 20 min per connection): one listing of the orders SPoCC
+shipped or cancelled since the last successful poll (`GET /orders?changedSince=&status=7&
+status=9`, paged), then one `status_check` for each of them that is open here: shipped →
+tracking number and carrier on the order (a shipping package) and status 7; cancelled in
+SPoCC → status 8. An open order SPoCC did not change is not asked about, so 10,000 open
+orders cost a few list pages, not 10,000 checks queued ahead of new registrations. The
+listing takes its budget at catalogue priority: the orders' reserve is for order events.
+Counted in SQL, idempotent (a run or a unit sent twice counts once)."""
 
 from __future__ import annotations
 
 import random
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session
 
 from schemas.config import ConnectionConfig
 from store import idempotency
 from store.idempotency import Claim
 from store.models import SyncRun, utcnow
 from store.order_models import DONE, OrderState
+from tasks.catalogue import runs
 from tasks.orders import lease
 from tasks.orders import writeback as outbox
 from tasks.orders.engine import LeaseLost
-from tasks.orders.wiring import api_clients, enqueue_writeback
+from tasks.orders.wiring import enqueue_writeback, poll_client
 from workers import runtime
 from workers.task_base import SpoccTask, spocc_task
 
 PAGE = 500
 SHIPPED, CANCELLED = 7, 9
+PROCESS = "order_status"
+# SPoCC's clock and ours differ a little, and an order changed while the last listing was
+# paged may carry a time just before its cut-off: look back a little (a second check of an
+# order is harmless).
+OVERLAP = timedelta(minutes=2)
+
+
+def since(session: Session, connection_id: str) -> str | None:
+    """Where the listing starts: the last successful poll's cut-off (a poll with a failed
+    check is not a success, so its window is listed again), else the registration of the
+    oldest open order; None when no order is open."""
+    previous = runs.last_success(session, connection_id, PROCESS)
+    if previous is not None and previous.cutoff:
+        start = datetime.fromisoformat(previous.cutoff.replace("Z", "+00:00"))
+    else:
+        oldest = session.execute(select(func.min(OrderState.created_at)).where(
+            OrderState.connection_id == connection_id, OrderState.open.is_(True))).scalar()
+        if oldest is None:
+            return None
+        start = oldest
+    return (start - OVERLAP).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _open_among(session: Session, connection_id: str, spocc_ids: list[str]) -> list[int]:
+    found: list[int] = []
+    for start in range(0, len(spocc_ids), PAGE):
+        found += session.execute(select(OrderState.id).where(
+            OrderState.connection_id == connection_id, OrderState.open.is_(True),
+            OrderState.spocc_order_id.in_(spocc_ids[start:start + PAGE]))).scalars()
+    return sorted(found)
 
 
 @spocc_task("spocc.orders.status_poll", queue="orders", max_retries=3)
 def status_poll(self: Any, connection_id: str, run_id: int) -> dict[str, int]:
-    """Fan out one `status_check` per open order of the connection for sync run `run_id`."""
+    """List what SPoCC changed for sync run `run_id`; one `status_check` per open order in it."""
+    with runtime.db() as session:
+        run = session.get(SyncRun, run_id)
+        if run is None or run.status != "running":
+            return {"found": 0}
+        start = since(session, connection_id)
+    listed: list[str] = []
+    cutoff = None
+    if start is not None:  # SPoCC is asked with no transaction open
+        changed = poll_client(runtime.connection(connection_id)).orders(
+            start, statuses=(SHIPPED, CANCELLED), page_size=PAGE)
+        listed = sorted({str(o["spoccOrderId"]) for o in changed})
+        cutoff = changed.cutoff
     with runtime.db() as session:
         run = session.get(SyncRun, run_id)
         if run is None or run.status != "running":
@@ -37,20 +86,17 @@ def status_poll(self: Any, connection_id: str, run_id: int) -> dict[str, int]:
                                     idempotency.request_hash(str(run_id)))
         if claimed.claim is not Claim.NEW:
             return {"found": run.found}
-        ids = list(session.execute(
-            select(OrderState.id).where(OrderState.connection_id == connection_id,
-                                        OrderState.open.is_(True)).order_by(OrderState.id)
-        ).scalars())
-        run.found = len(ids)
+        ids = _open_among(session, connection_id, listed)
+        run.found, run.cutoff = len(ids), cutoff
         if not ids:
-            run.status, run.finished_at = "succeeded", utcnow()
-        idempotency.complete(session, claimed.key_id, {"found": len(ids)})
-    for start in range(0, len(ids), PAGE):
-        for state_id in ids[start:start + PAGE]:
-            status_check.apply_async(
-                kwargs={"connection_id": connection_id, "order_state_id": state_id,
-                        "run_id": run_id}, queue="orders")
-    return {"found": len(ids)}
+            run.status, run.finished_at = runs.CLOSED_OK, utcnow()
+        idempotency.complete(session, claimed.key_id, {"found": len(ids),
+                                                       "listed": len(listed)})
+    for state_id in ids:
+        status_check.apply_async(
+            kwargs={"connection_id": connection_id, "order_state_id": state_id,
+                    "run_id": run_id}, queue="orders")
+    return {"found": len(ids), "listed": len(listed)}
 
 
 def check(connection_id: str, order_state_id: int) -> str:
@@ -80,7 +126,7 @@ def check(connection_id: str, order_state_id: int) -> str:
                 lease.give_back(session, state.id, owner)
             return "unchanged"
         with lease.Renewal(state.id, owner):
-            answer = api_clients(conn)[1].order_status(state.spocc_order_id)
+            answer = poll_client(conn).order_status(state.spocc_order_id)
     except BaseException:
         with runtime.db() as session:
             lease.give_back(session, state.id, owner)
@@ -129,11 +175,14 @@ def count(connection_id: str, run_id: int, order_state_id: int, outcome: str) ->
         session.execute(update(SyncRun).where(SyncRun.id == run_id)
                         .values({column.key: column + 1}))
         idempotency.complete(session, claimed.key_id, {"outcome": outcome})
+        # A check that failed for good makes the run failed, so that the next poll lists
+        # its window again instead of starting after it.
         session.execute(
             update(SyncRun)
             .where(SyncRun.id == run_id, SyncRun.status == "running",
                    SyncRun.pushed + SyncRun.unchanged + SyncRun.failed >= SyncRun.found)
-            .values(status="succeeded", finished_at=utcnow())
+            .values(status=case((SyncRun.failed > 0, "failed"), else_=runs.CLOSED_OK),
+                    finished_at=utcnow())
         )
 
 

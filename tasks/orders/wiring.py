@@ -7,7 +7,7 @@ from typing import Any
 
 import clients
 from clients.plentyone import PlentyOneClient
-from clients.ratelimit import ORDERS
+from clients.ratelimit import CATALOGUE, ORDERS
 from clients.spocc import SpoccClient
 from schemas.config import ConnectionConfig
 from schemas.webhooks import EVENTS
@@ -15,6 +15,7 @@ from workers import runtime
 
 _CLIENTS: dict[Any, tuple[PlentyOneClient, SpoccClient]] = {}
 _WRITERS: dict[Any, PlentyOneClient] = {}
+_POLLERS: dict[Any, SpoccClient] = {}
 
 WRITEBACK_TASK = "spocc.orders.writeback"
 
@@ -41,6 +42,18 @@ def writeback_client(conn: ConnectionConfig) -> PlentyOneClient:
                                          call_budget=runtime.settings().call_budget,
                                          breaker_name="breaker:writeback")
         _WRITERS[key] = client
+    return client
+
+
+def poll_client(conn: ConnectionConfig) -> SpoccClient:
+    """The SPoCC client of the status poll's listing: at catalogue priority, so the orders'
+    reserve of the budget stays for order events."""
+    key = (conn.id, conn.spocc)
+    client = _POLLERS.get(key)
+    if client is None:
+        client = clients.build_spocc(conn, runtime.redis_client(), priority=CATALOGUE,
+                                     call_budget=runtime.settings().call_budget)
+        _POLLERS[key] = client
     return client
 
 

@@ -143,25 +143,39 @@ def test_status_poll_writes_tracking_and_shipped_status(world, orders_worker):
                     timeout=10).raise_for_status()
     world.http.post(f"{admin}/{world.state(cancelled_by_store).spocc_order_id}/status",
                     json={"status": 9}, timeout=10).raise_for_status()
-    with runtime.db() as session:
-        run = SyncRun(connection_id=world.conn.id, process="order_status", slot="t-1")
-        session.add(run)
-        session.flush()
-        run_id = run.id
-    for _ in range(2):  # a twice-sent run counts once
-        app.send_task("spocc.orders.status_poll", args=[world.conn.id, run_id], queue="orders")
 
-    def finished() -> bool:
+    def poll(slot: str) -> tuple[int, int, int, int]:
         with runtime.db() as session:
-            return session.get(SyncRun, run_id).status == "succeeded"
+            run = SyncRun(connection_id=world.conn.id, process="order_status", slot=slot)
+            session.add(run)
+            session.flush()
+            run_id = run.id
+        for _ in range(2):  # a twice-sent run counts once
+            app.send_task("spocc.orders.status_poll", args=[world.conn.id, run_id],
+                          queue="orders")
 
-    wait_until(finished, 60, "the status poll run to finish")
-    world.wait_settled()  # the status write-backs are their own step, after the outcome
-    with runtime.db() as session:
-        run = session.get(SyncRun, run_id)
-        assert (run.found, run.pushed, run.unchanged, run.failed) == (3, 2, 1, 0)
+        def finished() -> bool:
+            with runtime.db() as session:
+                return session.get(SyncRun, run_id).status == "succeeded"
+
+        wait_until(finished, 60, "the status poll run to finish")
+        world.wait_settled()  # the status write-backs are their own step, after the outcome
+        with runtime.db() as session:
+            run = session.get(SyncRun, run_id)
+            return run.found, run.pushed, run.unchanged, run.failed
+
+    # Only the two orders SPoCC changed are checked; the untouched one is not asked about.
+    assert poll("t-1") == (2, 2, 0, 0)
     assert statuses_of(world, shipped) == [5.1, 7.0]
     assert statuses_of(world, cancelled_by_store) == [5.1, 8.0]
     packages = world.plenty_order(shipped)["shippingPackages"]
     assert [p["packageNumber"] for p in packages] == ["TRACK-1"]
     assert world.state(shipped).open is False and world.state(untouched).open is True
+    # The next poll lists from the first one's cut-off (minus a short overlap): the two are
+    # closed here, so nothing is checked; then the store ships the third one.
+    assert poll("t-2") == (0, 0, 0, 0)
+    world.http.post(f"{admin}/{world.state(untouched).spocc_order_id}/status",
+                    json={"status": 7, "trackingNumber": "TRACK-3", "carrier": "DPD"},
+                    timeout=10).raise_for_status()
+    assert poll("t-3") == (1, 1, 0, 0)
+    assert statuses_of(world, untouched) == [5.1, 7.0]
