@@ -69,9 +69,13 @@ def secret_box() -> SecretBox:
 _REVISION = select(Connection.revision).where(Connection.id == bindparam("id"))
 
 
-def _cached(connection_id: str, revision: int | None) -> ConnectionConfig | None:
+def _known(connection_id: str, revision: int | None) -> int:
     if revision is None:
         raise config_store.UnknownConnection(connection_id)
+    return revision
+
+
+def _cached(connection_id: str, revision: int) -> ConnectionConfig | None:
     cached = _configs.get(connection_id)
     return cached[1] if cached is not None and cached[0] == revision else None
 
@@ -93,12 +97,13 @@ def connection(connection_id: str, session: Session | None = None) -> Connection
         engine = get_engine(settings().database_url)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as core:
             revision = core.execute(_REVISION, {"id": connection_id}).scalar_one_or_none()
-        cached = _cached(connection_id, revision)
+        cached = _cached(connection_id, _known(connection_id, revision))
         if cached is not None:
             return cached
         with db() as own:
             return connection(connection_id, own)
-    revision = session.execute(_REVISION, {"id": connection_id}).scalar_one_or_none()
+    revision = _known(connection_id, session.execute(
+        _REVISION, {"id": connection_id}).scalar_one_or_none())
     cached = _cached(connection_id, revision)
     if cached is not None:
         return cached
