@@ -72,10 +72,10 @@ def _pinged(name: str) -> bool:
 
 def queue_drained(queue: str) -> bool:
     """Nothing waiting in `queue` and nothing delivered but unacknowledged."""
-    from workers import runtime
+    from workers import queues, runtime
 
     client = runtime.redis_client()
-    return int(client.llen(queue)) == 0 and int(client.hlen("unacked")) == 0
+    return queues.depth(client, queue) == 0 and int(client.hlen("unacked")) == 0
 
 
 def noop_tasks_per_second(env: BenchEnv, n: int = 3000) -> float:

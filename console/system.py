@@ -11,7 +11,7 @@ import redis
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from workers import beat_health, runtime
+from workers import beat_health, queues, runtime
 from workers.settings import QUEUES
 
 SILENT_TICKS = 2
@@ -51,7 +51,7 @@ def _redis() -> tuple[Probe, dict[str, int | None]]:
     try:
         client = runtime.redis_client()
         client.ping()
-        return Probe(True, "reachable"), {q: int(client.llen(q)) for q in QUEUES}
+        return Probe(True, "reachable"), {q: queues.depth(client, q) for q in QUEUES}
     except (redis.RedisError, RuntimeError) as exc:
         return Probe(False, f"unreachable: {type(exc).__name__}"), dict.fromkeys(QUEUES)
 
@@ -65,8 +65,8 @@ def workers_per_queue(timeout: float = 1.0) -> tuple[Probe, dict[str, list[str]]
     except (redis.RedisError, OSError) as exc:
         return Probe(False, f"cannot ask the workers: {type(exc).__name__}"), {}
     by_queue: dict[str, list[str]] = {q: [] for q in QUEUES}
-    for worker, queues in answers.items():
-        for q in queues or []:
+    for worker, consumed in answers.items():
+        for q in consumed or []:
             by_queue.setdefault(str(q.get("name")), []).append(worker)
     for names in by_queue.values():
         names.sort()

@@ -13,6 +13,7 @@ from kombu import Exchange, Queue
 
 import beat_schedule
 from workers import beat_health, logs
+from workers.queues import PRIORITY_STEPS, SEP
 from workers.runtime import settings
 from workers.settings import QUEUES, Settings
 
@@ -42,6 +43,9 @@ def _configure(app: Celery, s: Settings) -> None:
         "visibility_timeout": s.visibility_timeout,
         "unacked_restore_interval": s.unacked_restore_interval,
         "unacked_restore_throttle": 1 if s.unacked_restore_interval < 10 else 10,
+        # urgency tiers within a queue (tasks/catalogue/registry.TIERS; workers/queues.py)
+        "priority_steps": list(PRIORITY_STEPS),
+        "sep": SEP,
     }
     app.conf.update(
         broker_url=broker,

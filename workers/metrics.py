@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from store import config_store
 from store.models import Connection, DeadLetter, EventDelivery, SyncRun, utcnow
 from store.secrets import SecretKeyError
-from workers import beat_health, runtime
+from workers import beat_health, queues, runtime
 from workers.settings import QUEUES
 
 log = logging.getLogger("spocc.exporter")
@@ -50,7 +50,7 @@ def _broker(now: datetime) -> Iterator[GaugeMetricFamily]:
     client = runtime.redis_client()
     length = _gauge("celery_queue_length", "Messages waiting in the broker queue.", "queue_name")
     for queue in QUEUES:
-        length.add_metric([queue], float(client.llen(queue)))
+        length.add_metric([queue], float(queues.depth(client, queue)))
     unacked = _gauge("spocc_unacked_messages", "Messages delivered to a worker, not acked yet.")
     unacked.add_metric([], float(client.hlen("unacked")))
     yield from (length, unacked)

@@ -24,7 +24,7 @@ from tasks.catalogue import links, runs, state
 from tasks.catalogue.context import Context, context
 from tasks.catalogue.process import Triage
 from tasks.catalogue.registry import CATALOGUE_QUEUE, DELTA, PROCESSES
-from workers import runtime
+from workers import queues, runtime
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ Send = Callable[[str, int, int], None]
 
 
 def queue_length() -> int:
-    return int(runtime.redis_client().llen(CATALOGUE_QUEUE))
+    return queues.depth(runtime.redis_client(), CATALOGUE_QUEUE)
 
 
 def _set_options(run: SyncRun, **changes: Any) -> None:

@@ -19,6 +19,25 @@ PROCESSES: dict[str, Process] = {
     "stock_delta": StockProcess("stock_delta", full=False),
 }
 
+# Urgency within the catalogue queue, as a Redis message priority (0 is served first, see
+# workers/queues.py): stale stock and prices cost sales, an image can wait an hour. A delta's
+# planner and units pass every queued unit of a full run or of images.
+TIERS: dict[str, int] = {
+    "stock_delta": 0,
+    "stock_full": 3,
+    "images": 6,
+    "extended_data": 6,
+    "attributes": 6,
+    "item_import": 6,
+    # on the orders queue, behind the order events (sent at 0)
+    "order_status": 3,
+}
+
+
+def tier(process: str) -> int:
+    return TIERS.get(process, 6)
+
+
 # Processes that list only what changed since the last successful run (with an overlap).
 DELTA = {"stock_delta", "images"}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -12,7 +13,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from clients.errors import RetryableError
 from store.models import SyncRun
 from tasks.catalogue import control, leases, planner, schedule, unit
-from tasks.catalogue.registry import CATALOGUE_QUEUE, PROCESSES, planner_name, task_for
+from tasks.catalogue.registry import CATALOGUE_QUEUE, PROCESSES, planner_name, task_for, tier
 from workers import runtime
 from workers.celery_app import app
 from workers.task_base import SpoccTask, spocc_task
@@ -25,16 +26,25 @@ TRANSIENT = (RetryableError, OperationalError, IntegrityError, SoftTimeLimitExce
 RUN_TIMEOUT = timedelta(hours=float(os.environ.get("SPOCC_CATALOGUE_RUN_TIMEOUT_HOURS", "20")))
 
 
+@lru_cache(maxsize=4096)
+def _process_of(run_id: int) -> str | None:
+    # A run's process never changes: a planner sends thousands of units and asks once.
+    found = schedule.process_of(run_id)
+    return found[1] if found is not None else None
+
+
 def send_unit(connection_id: str, run_id: int, unit_id: int) -> None:
-    sync_unit.apply_async(args=(connection_id, run_id, unit_id), queue=CATALOGUE_QUEUE)
+    sync_unit.apply_async(args=(connection_id, run_id, unit_id), queue=CATALOGUE_QUEUE,
+                          priority=tier(_process_of(run_id) or ""))
 
 
 def send_planner(connection_id: str, run_id: int, countdown: float = 0) -> None:
-    process = schedule.process_of(run_id)
+    process = _process_of(run_id)
     if process is None:
         return
-    name, queue = task_for(process[1])
-    app.send_task(name, args=(connection_id, run_id), queue=queue, countdown=countdown or None)
+    name, queue = task_for(process)
+    app.send_task(name, args=(connection_id, run_id), queue=queue, countdown=countdown or None,
+                  priority=tier(process))
 
 
 @spocc_task("spocc.catalogue.tick", queue="default", max_retries=0, soft_time_limit=50,
@@ -43,7 +53,8 @@ def tick(self: Any) -> int:
     """Every minute: claim each due slot of each connection and start its run."""
     started = schedule.tick()
     for s in started:
-        app.send_task(s.task, args=(s.connection_id, s.run_id), queue=s.queue)
+        app.send_task(s.task, args=(s.connection_id, s.run_id), queue=s.queue,
+                      priority=tier(s.process))
     return len(started)
 
 

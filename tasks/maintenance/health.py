@@ -32,7 +32,7 @@ from store.models import Connection, DeadLetter, SyncRun, utcnow
 from store.operator_models import ConfigRevision
 from store.secrets import SecretKeyError
 from tasks.orders import health as order_health
-from workers import beat_health, dlq_actions, runtime
+from workers import beat_health, dlq_actions, queues, runtime
 from workers.settings import QUEUES
 
 BEAT_SILENT_TICKS = 2
@@ -207,15 +207,15 @@ def _redis(health: Health) -> None:
     try:
         client = runtime.redis_client()
         client.ping()
-        health.queues = {q: int(client.llen(q)) for q in QUEUES}
+        health.queues = {q: queues.depth(client, q) for q in QUEUES}
     except (redis.RedisError, RuntimeError, OSError) as exc:
         health.unreachable["redis"] = _why(exc)
         return
     answer = _active_queues() or {}
     health.workers = sorted(answer)
     health.consumers = {q: [] for q in QUEUES}
-    for worker, queues in answer.items():
-        for q in queues or []:
+    for worker, consumed in answer.items():
+        for q in consumed or []:
             health.consumers.setdefault(q.get("name", "?"), []).append(worker)
     for q in QUEUES:
         if not health.consumers[q]:

@@ -22,6 +22,7 @@ from store.idempotency import Claim
 from store.models import SyncRun, utcnow
 from store.order_models import DONE, OrderState
 from tasks.catalogue import runs
+from tasks.catalogue.registry import tier
 from tasks.orders import lease
 from tasks.orders import writeback as outbox
 from tasks.orders.engine import LeaseLost
@@ -36,6 +37,8 @@ PROCESS = "order_status"
 # paged may carry a time just before its cut-off: look back a little (a second check of an
 # order is harmless).
 OVERLAP = timedelta(minutes=2)
+# Behind the order events on the orders queue (they are sent at 0, the first served).
+CHECKS = tier(PROCESS)
 
 
 def since(session: Session, connection_id: str) -> str | None:
@@ -95,7 +98,7 @@ def status_poll(self: Any, connection_id: str, run_id: int) -> dict[str, int]:
     for state_id in ids:
         status_check.apply_async(
             kwargs={"connection_id": connection_id, "order_state_id": state_id,
-                    "run_id": run_id}, queue="orders")
+                    "run_id": run_id}, queue="orders", priority=CHECKS)
     return {"found": len(ids), "listed": len(listed)}
 
 
@@ -202,7 +205,7 @@ def status_check(self: Any, connection_id: str, order_state_id: int, run_id: int
     if outcome == "busy":
         self.apply_async(kwargs={"connection_id": connection_id,
                                  "order_state_id": order_state_id, "run_id": run_id},
-                         countdown=random.uniform(1.0, 3.0))
+                         countdown=random.uniform(1.0, 3.0), priority=CHECKS)
         return outcome
     if run_id is not None:
         count(connection_id, run_id, order_state_id, outcome)
