@@ -12,13 +12,16 @@ PRIORITY_STEPS = (0, 3, 6, 9)
 SEP = "\x06\x16"
 
 
-def keys(queue: str) -> list[str]:
-    return [queue if step == 0 else f"{queue}{SEP}{step}" for step in PRIORITY_STEPS]
+def keys(queue: str, up_to: int = PRIORITY_STEPS[-1]) -> list[str]:
+    """The lists of `queue`, from the first served to the step of priority `up_to`."""
+    return [queue if step == 0 else f"{queue}{SEP}{step}" for step in PRIORITY_STEPS
+            if step <= up_to]
 
 
-def depth(client: Any, queue: str) -> int:
-    """Messages waiting in `queue`, at every priority (one round trip)."""
+def depth(client: Any, queue: str, up_to: int = PRIORITY_STEPS[-1]) -> int:
+    """Messages waiting in `queue` at priorities served no later than `up_to` (all by
+    default), in one round trip."""
     pipe = client.pipeline(transaction=False)
-    for key in keys(queue):
+    for key in keys(queue, up_to):
         pipe.llen(key)
     return sum(int(n) for n in pipe.execute())

@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -23,7 +24,7 @@ from store.models import SyncRun, utcnow
 from tasks.catalogue import links, runs, state
 from tasks.catalogue.context import Context, context
 from tasks.catalogue.process import Triage
-from tasks.catalogue.registry import CATALOGUE_QUEUE, DELTA, PROCESSES
+from tasks.catalogue.registry import CATALOGUE_QUEUE, DELTA, PROCESSES, tier
 from workers import queues, runtime
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,8 @@ DEEP_EVERY = timedelta(days=float(os.environ.get("SPOCC_FULL_DEEP_EVERY_DAYS", "
 Send = Callable[[str, int, int], None]
 
 
-def queue_length() -> int:
-    return queues.depth(runtime.redis_client(), CATALOGUE_QUEUE)
+def queue_length(up_to: int = queues.PRIORITY_STEPS[-1]) -> int:
+    return queues.depth(runtime.redis_client(), CATALOGUE_QUEUE, up_to)
 
 
 def _set_options(run: SyncRun, **changes: Any) -> None:
@@ -64,9 +65,12 @@ def plan_slice(
     send: Send,
     *,
     deadline: float | None = None,
-    backlog: Callable[[], int] = queue_length,
+    backlog: Callable[[], int] | None = None,
 ) -> bool:
-    """Plan as much of the run as fits in this slice; True when planning is complete."""
+    """Plan as much of the run as fits in this slice; True when planning is complete.
+
+    Back-pressure counts the units served no later than this run's (its tier and the more
+    urgent ones): a delta's planner does not wait for an image run's backlog to drain."""
     deadline = deadline if deadline is not None else time.monotonic() + SLICE_SECONDS
     ctx = context(connection_id)
     with runtime.db() as session:
@@ -93,6 +97,8 @@ def plan_slice(
     if options.get("touched_since") and not options.get("touched_done"):
         if not _scan_touched(ctx, run_id, deadline):
             return False
+    if backlog is None:
+        backlog = partial(queue_length, tier(run.process))
     while True:
         if backlog() > BACKLOG:
             return False

@@ -39,3 +39,29 @@ def test_a_delta_asked_for_after_an_image_run_writes_before_any_image(
     assert max(stock) < min(pictures), (
         f"{sum(s > min(pictures) for s in stock)} of {len(stock)} stock writes came after "
         "the first image write")
+
+
+@pytest.mark.catalogue(variations=600, plenty_variations=600)
+def test_back_pressure_counts_only_the_units_served_no_later(
+        sandboxes: Sandboxes, sync_connection: str) -> None:
+    """A full queue of image units holds back another image planner, not a delta's."""
+    from tasks.catalogue import control
+    from tasks.catalogue.planner import BACKLOG, plan_slice
+    from tasks.catalogue.registry import CATALOGUE_QUEUE, tier
+    from workers import queues, runtime
+
+    client = runtime.redis_client()
+    images_list = queues.keys(CATALOGUE_QUEUE)[queues.PRIORITY_STEPS.index(tier("images"))]
+    client.lpush(images_list, *[b"queued image unit"] * (BACKLOG + 1))
+    try:
+        with runtime.db() as session:
+            delta = control.start_run(session, sync_connection, "stock_delta").id
+            images = control.start_run(session, sync_connection, "images").id
+        sent: list[int] = []
+        assert plan_slice(sync_connection, delta, lambda _c, _r, unit: sent.append(unit))
+        assert sent, "the delta planned its units"
+        held: list[int] = []
+        assert not plan_slice(sync_connection, images, lambda _c, _r, unit: held.append(unit))
+        assert held == []
+    finally:
+        client.delete(images_list)

@@ -29,3 +29,14 @@ def test_depth_is_the_sum_over_the_steps() -> None:
         assert queues.depth(client, "catalogue") == 1 + 2 + 3 + 4
         assert queues.depth(client, "orders") == 1
         client.close()
+
+
+def test_depth_up_to_a_priority_counts_what_is_served_no_later() -> None:
+    with private_redis_db() as db:
+        client = redis.Redis.from_url(redis_url(db))
+        for n, key in enumerate(queues.keys("catalogue"), start=1):
+            client.lpush(key, *[b"m"] * n)
+        assert queues.depth(client, "catalogue", up_to=0) == 1
+        assert queues.depth(client, "catalogue", up_to=3) == 1 + 2
+        assert queues.depth(client, "catalogue", up_to=6) == 1 + 2 + 3
+        client.close()
