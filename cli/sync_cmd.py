@@ -60,7 +60,8 @@ def _row(run_id: int) -> SyncRun:
 
 def _run_locally(connection_id: str, run_id: int) -> None:
     """Planner and units in this process, one after another (no workers needed)."""
-    from tasks.catalogue.leases import new_owner
+    from clients.errors import RateLimitTimeout
+    from tasks.catalogue.leases import new_owner, release_unit
     from tasks.catalogue.planner import plan_slice
     from tasks.catalogue.unit import run_unit
 
@@ -71,11 +72,21 @@ def _run_locally(connection_id: str, run_id: int) -> None:
 
     done = False
     while not done or queue:
-        if not done:
-            done = plan_slice(connection_id, run_id, send, backlog=lambda: len(queue) * 0)
-        while queue:
-            conn, run, unit = queue.pop(0)
-            run_unit(conn, run, unit, send, owner=new_owner(f"local-u{unit}"))
+        try:
+            if not done:
+                done = plan_slice(connection_id, run_id, send, backlog=lambda: len(queue) * 0)
+            while queue:
+                conn, run, unit = queue[0]
+                owner = new_owner(f"local-u{unit}")
+                try:
+                    run_unit(conn, run, unit, send, owner=owner)
+                except RateLimitTimeout:
+                    with runtime.db() as session:
+                        release_unit(session, unit, owner, 0)
+                    raise
+                queue.pop(0)
+        except RateLimitTimeout as exc:  # nothing else waits for this process: sleep
+            time.sleep(max(1.0, exc.retry_after or 1.0))
 
 
 class SyncProgress(Progress):

@@ -68,6 +68,9 @@ class Settings:
     max_memory_per_child_kb: int
     attempt_cap: int
     unacked_restore_interval: int
+    # Seconds a task waits for a slot of its connection's rate budget before it hands the
+    # worker back (a deferral until the budget refills, not an attempt).
+    budget_wait: float = 5.0
     retention: Retention = field(default_factory=Retention)
     orders: OrderTimings = field(default_factory=OrderTimings)
 
@@ -117,6 +120,7 @@ def load_settings() -> Settings:
         # How often a worker sweeps for messages whose visibility timeout ran out (kombu's
         # default scans every ~100 s; tests with a seconds-long timeout set 1).
         unacked_restore_interval=_int("SPOCC_UNACKED_RESTORE_INTERVAL", 10),
+        budget_wait=float(_int("SPOCC_BUDGET_WAIT_SECONDS", 5)),
         retention=Retention(
             attempt_seconds=_int("SPOCC_RETAIN_ATTEMPTS_DAYS", 30) * DAY,
             resolved_dead_letter_seconds=_int("SPOCC_RETAIN_DEAD_LETTERS_DAYS", 30) * DAY,

@@ -13,6 +13,7 @@ and uses up none of its retries.
 from __future__ import annotations
 
 import logging
+import random
 import traceback
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -27,7 +28,7 @@ from celery.signals import worker_process_init
 from celery.worker.request import Request
 
 from clients import exchange as http_exchange
-from clients.errors import RetryableError
+from clients.errors import RateLimitTimeout, RetryableError
 from store import attempts, dead_letters, exchanges
 from store.db import database_blip, forget_inherited_connections
 from store.models import utcnow
@@ -127,6 +128,21 @@ class SpoccTask(Task):
         subject; None makes the message's own task id the subject."""
         return None
 
+    def out_of_budget(self, args: tuple[Any, ...], kwargs: dict[str, Any],
+                      exc: RateLimitTimeout) -> Deferred:
+        """The connection's rate budget has no slot for more than a moment: hand the worker
+        back to other work until it refills (a deferral). A task holding a lease gives it
+        back here (`before_deferral`)."""
+        countdown = max(1.0, exc.retry_after or 1.0) + random.uniform(0.0, 1.0)
+        cap = max(1.0, runtime.settings().visibility_timeout / 2)
+        countdown = min(countdown, cap)  # a longer countdown would be redelivered early
+        self.before_deferral(args, kwargs, countdown)
+        return Deferred(countdown, f"waits for its rate budget: {exc}")
+
+    def before_deferral(self, args: tuple[Any, ...], kwargs: dict[str, Any],
+                        countdown: float) -> None:
+        """What the task holds that the deferred message must find free."""
+
     def defer(self, countdown: float, reason: str) -> NoReturn:
         """Come back in `countdown` seconds: the same work, the same task id, recorded as a
         "deferred" attempt that is not counted and uses up none of `max_retries`."""
@@ -160,7 +176,10 @@ class SpoccTask(Task):
                               counted=replay_of is None)
             return None
         try:
-            result = super().__call__(*args, **kwargs)
+            try:
+                result = super().__call__(*args, **kwargs)
+            except RateLimitTimeout as exc:
+                raise self.out_of_budget(args, kwargs, exc) from exc
         except Deferred as deferred:
             # recorded first: the next execution must not take this one for a lost worker
             self._finish(attempt_id, "deferred", started, deferred.reason)
@@ -341,7 +360,7 @@ def spocc_task(
         base=base,
         bind=True,
         autoretry_for=(*retry_for, SoftTimeLimitExceeded),
-        dont_autoretry_for=(Deferred,),
+        dont_autoretry_for=(Deferred, RateLimitTimeout),
         max_retries=max_retries,
         periodic=periodic,
         soft_time_limit=soft_time_limit or s.task_soft_time_limit,

@@ -40,10 +40,14 @@ def context(connection_id: str) -> Context:
                 cached[2].close()
             redis = runtime.redis_client()
             budget = runtime.settings().call_budget
+            # past a short wait the task hands the worker back (workers/task_base.py)
+            wait = runtime.settings().budget_wait
             cached = (
                 conn,
-                clients.build_plentyone(conn, redis, priority=CATALOGUE, call_budget=budget),
-                clients.build_spocc(conn, redis, priority=CATALOGUE, call_budget=budget),
+                clients.build_plentyone(conn, redis, priority=CATALOGUE, call_budget=budget,
+                                        acquire_timeout=wait),
+                clients.build_spocc(conn, redis, priority=CATALOGUE, call_budget=budget,
+                                    acquire_timeout=wait),
             )
             _clients[connection_id] = cached
     return Context(conn, cached[1], cached[2])

@@ -123,6 +123,20 @@ def renew_unit(session: Session, unit_id: int, owner: str) -> bool:
     return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
+def release_unit(session: Session, unit_id: int, owner: str, seconds: float) -> bool:
+    """Give the unit back, pending, for a deferral of `seconds`: its claim was no attempt,
+    and the sweeper leaves it alone until the deferred message is due."""
+    done = session.execute(
+        update(SyncUnit)
+        .where(SyncUnit.id == unit_id, SyncUnit.lease_owner == owner,
+               SyncUnit.status == "running")
+        .values(status="pending", lease_owner=None, attempts=SyncUnit.attempts - 1,
+                lease_until=utcnow() + timedelta(seconds=seconds + PENDING_GRACE))
+        .execution_options(synchronize_session=False)
+    )
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
 def renew_planner(session: Session, run_id: int, seconds: float = LEASE) -> None:
     session.execute(
         update(SyncRun)

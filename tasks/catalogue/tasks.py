@@ -10,7 +10,7 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from clients.errors import RetryableError
+from clients.errors import RateLimitTimeout, RetryableError
 from store.models import SyncRun
 from tasks.catalogue import control, leases, planner, schedule, unit
 from tasks.catalogue.registry import CATALOGUE_QUEUE, PROCESSES, planner_name, task_for, tier
@@ -95,6 +95,14 @@ class PlannerTask(SpoccTask):
         run_id = kwargs.get("run_id", args[1] if len(args) > 1 else None)
         return f"planner:run:{run_id}" if isinstance(run_id, int) else None
 
+    def before_deferral(self, args: tuple[Any, ...], kwargs: dict[str, Any],
+                        countdown: float) -> None:
+        # the sweeper must not send a second planner while this one waits for its budget
+        run_id = kwargs.get("run_id", args[1] if len(args) > 1 else None)
+        if isinstance(run_id, int):
+            with runtime.db() as session:
+                leases.renew_planner(session, run_id, countdown + leases.PENDING_GRACE)
+
     def on_dead_letter(
         self,
         session: Any,
@@ -153,7 +161,13 @@ class UnitTask(SpoccTask):
 )
 def sync_unit(self: Any, connection_id: str, run_id: int, unit_id: int) -> str:
     owner = leases.new_owner(f"u{unit_id}:{self.request.id}")[:64]
-    outcome = unit.run_unit(connection_id, run_id, unit_id, send_unit, owner)
+    try:
+        outcome = unit.run_unit(connection_id, run_id, unit_id, send_unit, owner)
+    except RateLimitTimeout as exc:
+        deferral = self.out_of_budget((connection_id, run_id, unit_id), {}, exc)
+        with runtime.db() as session:  # pending again: the deferred message claims it anew
+            leases.release_unit(session, unit_id, owner, deferral.countdown)
+        raise deferral from exc
     if outcome == "held":
         # a second message of a unit another worker holds (a broker redelivery, a resend):
         # come back when that lease would have run out; a hold, not an attempt

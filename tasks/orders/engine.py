@@ -39,7 +39,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from clients.errors import CircuitOpen, RetryableError
+from clients.errors import CircuitOpen, RateLimitTimeout, RetryableError
 from clients.plentyone import PlentyOneClient
 from clients.spocc import SpoccClient
 from schemas.config import ConnectionConfig
@@ -317,9 +317,10 @@ def _run(task: Any, connection_id: str, delivery_id: int, handler: Handler,
     try:
         with lease.Renewal(state.id, owner, delivery_id):
             outcome, values = _apply(ctx, handler)
-    except CircuitOpen as exc:
-        # Nothing was sent: a wait for the breaker's probe, not an attempt (short retries
-        # would otherwise spend every attempt inside one cool-down and kill the event).
+    except (CircuitOpen, RateLimitTimeout) as exc:
+        # Nothing more was sent: a wait for the breaker's probe or for the connection's rate
+        # budget, not an attempt (short retries would otherwise spend every attempt inside
+        # one cool-down and kill the event), and the worker is free for other work meanwhile.
         wait = (exc.retry_after or 0.0) + random.uniform(0.5, 2.0)
         _give_up(ctx, status="failed", last_error=f"{type(exc).__name__}: {exc}"[:2000],
                  next_attempt_at=utcnow() + timedelta(seconds=wait) + SWEEP_GRACE,

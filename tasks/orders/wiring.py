@@ -26,8 +26,10 @@ def api_clients(conn: ConnectionConfig) -> tuple[PlentyOneClient, SpoccClient]:
     pair = _CLIENTS.get(key)
     if pair is None:
         redis, budget = runtime.redis_client(), runtime.settings().call_budget
-        pair = (clients.build_plentyone(conn, redis, priority=ORDERS, call_budget=budget),
-                clients.build_spocc(conn, redis, priority=ORDERS, call_budget=budget))
+        pair = (clients.build_plentyone(conn, redis, priority=ORDERS, call_budget=budget,
+                                   acquire_timeout=runtime.settings().budget_wait),
+                clients.build_spocc(conn, redis, priority=ORDERS, call_budget=budget,
+                                   acquire_timeout=runtime.settings().budget_wait))
         _CLIENTS[key] = pair
     return pair
 
@@ -40,7 +42,8 @@ def writeback_client(conn: ConnectionConfig) -> PlentyOneClient:
     if client is None:
         client = clients.build_plentyone(conn, runtime.redis_client(), priority=ORDERS,
                                          call_budget=runtime.settings().call_budget,
-                                         breaker_name="breaker:writeback")
+                                         breaker_name="breaker:writeback",
+                                         acquire_timeout=runtime.settings().budget_wait)
         _WRITERS[key] = client
     return client
 
@@ -52,7 +55,8 @@ def poll_client(conn: ConnectionConfig) -> SpoccClient:
     client = _POLLERS.get(key)
     if client is None:
         client = clients.build_spocc(conn, runtime.redis_client(), priority=CATALOGUE,
-                                     call_budget=runtime.settings().call_budget)
+                                     call_budget=runtime.settings().call_budget,
+                                     acquire_timeout=runtime.settings().budget_wait)
         _POLLERS[key] = client
     return client
 
