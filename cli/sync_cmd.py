@@ -18,7 +18,7 @@ from schemas.config import PROCESSES
 from store import config_store
 from store.catalogue_models import SyncUnit
 from store.models import SyncRun
-from tasks.catalogue import control
+from tasks.catalogue import control, waits
 from workers import runtime
 
 PROCESS_NAMES = [p for p in PROCESSES if p != "order_status"]
@@ -114,6 +114,7 @@ def _watch(run_id: int, timeout: float) -> SyncRun:
     started = time.monotonic()
     deadline = started + timeout
     hinted = False
+    next_why, waiting = started + 2, None
     with SyncProgress(out) as progress:
         bar = progress.add_task("planning", total=None, counts="")
         while True:
@@ -125,12 +126,17 @@ def _watch(run_id: int, timeout: float) -> SyncRun:
                     "catalogue queue (`spocc worker -Q catalogue`)? Or use --local.[/]"
                 )
             done = run.pushed + run.unchanged + run.skipped + run.failed
+            if time.monotonic() >= next_why:  # what is ahead of it, every few seconds
+                next_why = time.monotonic() + 5
+                with runtime.db() as session:
+                    waiting = waits.why(session, run)
+            counts = control.run_counts(run) + (f"; {waiting}" if waiting else "")
             progress.update(
                 bar,
                 description="syncing" if run.planned else "planning",
                 total=run.found if run.planned else None,
                 completed=done,
-                counts=control.run_counts(run),
+                counts=counts,
             )
             if run.status != "running" or time.monotonic() > deadline:
                 return run

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
+from workers.queues import connection_of
 from workers.settings import QUEUES
 
 
@@ -21,38 +21,25 @@ def forget_in_redis(client: Any, connection_ids: list[str]) -> dict[str, int]:
     messages = 0
     for key in _queue_keys(client):
         for raw in client.lrange(key, 0, -1):
-            if _connection_of(raw) in wanted:
+            if connection_of(raw) in wanted:
                 messages += int(client.lrem(key, 0, raw))
     for tag, raw in client.hgetall("unacked").items():
         try:
             message = json.dumps(json.loads(raw)[0])
         except (ValueError, IndexError, TypeError):
             continue
-        if _connection_of(message.encode()) in wanted:
+        if connection_of(message.encode()) in wanted:
             client.hdel("unacked", tag)
             client.zrem("unacked_index", tag)
             messages += 1
     return {"keys": len(keys), "messages": messages}
 
 
-def _connection_of(raw: bytes) -> str | None:
-    """The connection a kombu message (JSON, body base64 JSON `[args, kwargs, embed]`) is
-    for: `connection_id` in its kwargs, else a first positional string."""
-    try:
-        args, kwargs, _ = json.loads(base64.b64decode(json.loads(raw)["body"]))
-    except (ValueError, KeyError, TypeError):
-        return None
-    value = kwargs.get("connection_id") if isinstance(kwargs, dict) else None
-    if value is None and args and isinstance(args[0], str):
-        value = args[0]
-    return value if isinstance(value, str) else None
-
-
 def queued_for(client: Any, connection_ids: list[str]) -> int:
     """How many messages wait in the queues for these connections."""
     wanted = set(connection_ids)
     return sum(
-        _connection_of(raw) in wanted
+        connection_of(raw) in wanted
         for key in _queue_keys(client)
         for raw in client.lrange(key, 0, -1)
     )

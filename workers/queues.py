@@ -5,6 +5,8 @@ in the same queue. Anything that counts a queue counts every step."""
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 # kombu's own default, stated here because the depth below must list the same keys.
@@ -25,3 +27,28 @@ def depth(client: Any, queue: str, up_to: int = PRIORITY_STEPS[-1]) -> int:
     for key in keys(queue, up_to):
         pipe.llen(key)
     return sum(int(n) for n in pipe.execute())
+
+
+def call_of(raw: bytes | str) -> tuple[list[Any], dict[str, Any]] | None:
+    """The positional and keyword arguments of a queued kombu message (JSON whose body is
+    base64 JSON `[args, kwargs, embed]`); None for anything else."""
+    try:
+        args, kwargs, _ = json.loads(base64.b64decode(json.loads(raw)["body"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        return None
+    return args, kwargs
+
+
+def connection_of(raw: bytes | str) -> str | None:
+    """The connection a queued message is for: `connection_id` in its kwargs, else a first
+    positional string."""
+    call = call_of(raw)
+    if call is None:
+        return None
+    args, kwargs = call
+    value = kwargs.get("connection_id")
+    if value is None and args and isinstance(args[0], str):
+        value = args[0]
+    return value if isinstance(value, str) else None

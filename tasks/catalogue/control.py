@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from schemas.config import PROCESSES
 from store.catalogue_models import SyncUnit
 from store.models import Connection, SyncRun, utcnow
-from tasks.catalogue import runs
+from tasks.catalogue import runs, waits
 
 
 class ControlError(ValueError):
@@ -149,6 +149,9 @@ def status_table(session: Session, connection_id: str) -> Any:
             done = current.pushed + current.unchanged + current.skipped + current.failed
             total = str(current.found) if current.planned else f"{current.found}+"
             progress = f"run {current.id}: {done}/{total}, {row.units_open} unit(s) open"
+            waiting = waits.why(session, current)
+            if waiting:
+                progress += f"; {waiting}"
         failure = row.last_failure
         table.add_row(
             row.process,

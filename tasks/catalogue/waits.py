@@ -1,0 +1,88 @@
+"""Why a run waits: the queued catalogue work a worker takes before the run's own next
+message, by run (process and connection), for `spocc status` and `spocc sync`.
+
+Kombu pushes a message on the left of its priority's list and a worker pops from the right,
+the most urgent list first. So what is served before a run's oldest queued message is every
+message of a more urgent list, and those to its right in its own list. Only the first
+`SCAN` messages of each list are read: a figure past that is shown as a lower bound.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store.models import SyncRun
+from tasks.catalogue.registry import CATALOGUE_QUEUE, tier
+from workers import queues, runtime
+
+SCAN = 20_000
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """Queued messages served before the run's own, per other run."""
+
+    by_run: dict[tuple[str, str], int]  # (process, connection) → messages
+    more: bool  # a list was longer than SCAN: the counts are lower bounds
+
+    def __str__(self) -> str:
+        parts = [f"{n}{'+' if self.more else ''} unit(s) of {process} (connection {conn})"
+                 for (process, conn), n in sorted(self.by_run.items(), key=lambda kv: -kv[1])]
+        return "queued behind " + ", ".join(parts[:3]) + (
+            f" and {len(parts) - 3} more run(s)" if len(parts) > 3 else "")
+
+
+def _run_of(raw: bytes | str) -> int | None:
+    call = queues.call_of(raw)
+    if call is None:
+        return None
+    args, kwargs = call
+    value = kwargs.get("run_id", args[1] if len(args) > 1 else None)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def ahead_of(session: Session, run: SyncRun) -> Ahead | None:
+    """What is served before `run`'s next queued message; None when none of its messages
+    waits in the queue (it is running, done, or its messages are not sent yet) or nothing
+    is ahead of it."""
+    client = runtime.redis_client()
+    lists = queues.keys(CATALOGUE_QUEUE, tier(run.process))
+    ahead: Counter[int] = Counter()
+    mine = False
+    more = False
+    for key in reversed(lists):  # its own list first: is anything of the run queued?
+        raws = client.lrange(key, 0, SCAN - 1)
+        more = more or len(raws) == SCAN
+        runs = [_run_of(raw) for raw in raws]
+        if key == lists[-1]:
+            if run.id not in runs:
+                return None
+            mine = True
+            oldest = len(runs) - 1 - runs[::-1].index(run.id)  # nearest the popping end
+            runs = runs[oldest + 1:]
+        ahead.update(r for r in runs if r is not None and r != run.id)
+    if not mine or not ahead:
+        return None
+    names = dict(
+        ((row.id), (row.process, row.connection_id))
+        for row in session.execute(select(SyncRun.id, SyncRun.process, SyncRun.connection_id)
+                                   .where(SyncRun.id.in_(list(ahead)))))
+    by_run: Counter[tuple[str, str]] = Counter()
+    for run_id, n in ahead.items():
+        by_run[names.get(run_id, ("an unknown run", "?"))] += n
+    return Ahead(dict(by_run), more)
+
+
+def why(session: Session, run: SyncRun) -> str | None:
+    """`ahead_of` as a sentence, or None (also when Redis cannot be asked: the caller shows
+    the rest of what it knows)."""
+    try:
+        ahead = ahead_of(session, run)
+    except (redis.RedisError, OSError, RuntimeError):
+        return None
+    return str(ahead) if ahead is not None else None
