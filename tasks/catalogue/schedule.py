@@ -10,10 +10,10 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
 
 from schemas.config import ConfigError
-from store import config_store
 from store.models import Connection, SyncRun, utcnow
 from store.secrets import SecretKeyError
 from tasks.catalogue import leases, runs
@@ -34,16 +34,20 @@ class Started:
 
 
 def tick(now: datetime | None = None) -> list[Started]:
-    """Claim this minute's due slots; returns the runs to start (sent after the commit)."""
+    """Claim this minute's due slots; returns the runs to start (sent after the commit).
+
+    The slots already claimed are read in a few indexed queries first, so a minute with
+    nothing due costs no insert, and 1,000 connections x 7 processes stay within seconds.
+    """
     now = now or utcnow()
     started: list[Started] = []
     with runtime.db() as session:
-        rows = session.execute(select(Connection).order_by(Connection.id)).scalars().all()
-        for row in rows:
+        wanted: list[tuple[str, str, str]] = []
+        for row in session.execute(select(Connection).order_by(Connection.id)).scalars():
             if row.paused:
                 continue
             try:
-                conn = config_store.load(session, runtime.secret_box(), row.id)
+                conn = runtime.connection(row.id, session)
             except (ConfigError, SecretKeyError, ValueError) as exc:
                 # one retailer's broken configuration never stops the others'; `spocc status`
                 # names it
@@ -54,14 +58,30 @@ def tick(now: datetime | None = None) -> list[Started]:
                 if not setting.enabled or process in paused:
                     continue
                 interval = setting.interval_minutes
-                run = runs.claim_slot(
-                    session, row.id, process,
-                    slot_key(now, interval, offset_minutes(row.id, interval)),
-                )
-                if run is not None and run.status == "running":
-                    task, queue = task_for(process)
-                    started.append(Started(row.id, process, run.id, task, queue))
+                wanted.append((row.id, process,
+                               slot_key(now, interval, offset_minutes(row.id, interval))))
+        taken = _claimed(session, wanted)
+        for connection_id, process, slot in wanted:
+            if (connection_id, process, slot) in taken:
+                continue
+            run = runs.claim_slot(session, connection_id, process, slot)
+            if run is not None and run.status == "running":
+                task, queue = task_for(process)
+                started.append(Started(connection_id, process, run.id, task, queue))
     return started
+
+
+def _claimed(session: Session, slots: list[tuple[str, str, str]], chunk: int = 500
+             ) -> set[tuple[str, str, str]]:
+    """Which of these (connection, process, slot) have their run already (the unique key's
+    index answers)."""
+    found: set[tuple[str, str, str]] = set()
+    key = tuple_(SyncRun.connection_id, SyncRun.process, SyncRun.slot)
+    for start in range(0, len(slots), chunk):
+        rows = session.execute(select(SyncRun.connection_id, SyncRun.process, SyncRun.slot)
+                               .where(key.in_(slots[start:start + chunk]))).all()
+        found.update((r[0], r[1], r[2]) for r in rows)
+    return found
 
 
 @dataclass

@@ -86,6 +86,23 @@ def test_two_beats_ticking_at_once_start_each_slot_once(
 
 
 @ON_BOTH_DATABASES
+def test_a_second_tick_in_the_same_minute_reads_the_claimed_slots_and_inserts_nothing(
+    make_connection: Callable[..., str],
+) -> None:
+    from workers import runtime
+
+    conn_id = make_connection(processes=only("stock_delta", "attributes"))
+    assert len([s for s in schedule.tick(T0) if s.connection_id == conn_id]) == 2
+    assert [s for s in schedule.tick(T0 + timedelta(seconds=20))
+            if s.connection_id == conn_id] == []
+    claimed = [(conn_id, r.process, r.slot) for r in runs_of(conn_id)]
+    assert len(claimed) == 2
+    with runtime.db() as session:  # one indexed read answers for every slot of the minute
+        assert schedule._claimed(session, [*claimed, (conn_id, "images", "never")],
+                                 chunk=1) == set(claimed)
+
+
+@ON_BOTH_DATABASES
 def test_a_slot_whose_previous_run_is_open_is_recorded_as_skipped(
     make_connection: Callable[..., str],
 ) -> None:
