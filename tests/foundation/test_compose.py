@@ -39,6 +39,16 @@ def test_compose_has_every_part_and_persistent_redis():
     assert "postgres" in COMPOSE["services"]
 
 
+@pytest.mark.parametrize("service", ["worker-orders", "worker-catalogue"])
+def test_compose_workers_scale(service):
+    """`docker compose up --scale worker-catalogue=4`: no fixed container name or host port
+    to collide, and each replica names itself after its own container (%h)."""
+    svc = SPOCC_SERVICES[service]
+    assert "container_name" not in svc and "ports" not in svc
+    node = svc["command"][svc["command"].index("-n") + 1]
+    assert node.endswith("@%h")
+
+
 @pytest.mark.parametrize("service", sorted(READY))
 def test_compose_service_command_runs(service, spocc_env, tmp_path, free_port_env):
     svc = SPOCC_SERVICES[service]
