@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from store import idempotency
@@ -71,45 +72,52 @@ def accept(
     seen before: the claim and one read, nothing written."""
     with engine.begin() as connection:
         now = utcnow()
-        key_id = _claim(connection, connection_id, key, fingerprint, now)
+        key_id = connection.execute(_claim(connection.dialect.name), {
+            "connection_id": connection_id, "scope": SCOPE, "key": key,
+            "request_hash": fingerprint, "status": "in_progress", "created_at": now,
+            "expires_at": now + idempotency.DEFAULT_TTL}).scalar_one_or_none()
         if key_id is None:
             return _seen(connection, connection_id, key, fingerprint)
-        event_id = connection.execute(
-            _events.insert().values(
-                connection_id=connection_id, event_type=event, order_id=order_id,
-                idempotency_key_id=key_id, payload=payload, status="pending", attempts=0,
-                next_attempt_at=now + grace, created_at=now, updated_at=now,
-            ).returning(_events.c.id)
-        ).scalar_one()
+        event_id = connection.execute(_INSERT_EVENT, {
+            "connection_id": connection_id, "event_type": event, "order_id": order_id,
+            "idempotency_key_id": key_id, "payload": payload, "status": "pending",
+            "attempts": 0, "next_attempt_at": now + grace, "created_at": now,
+            "updated_at": now}).scalar_one()
         body = {"eventId": event_id, "event": event, "orderId": order_id,
                 "status": "accepted"}
-        connection.execute(update(_keys).where(_keys.c.id == key_id).values(
-            status="done", response={"status": ACCEPTED, "body": body}))
+        connection.execute(_ANSWER, {"key_id": key_id, "status": "done",
+                                     "response": {"status": ACCEPTED, "body": body}})
         return Outcome(ACCEPTED, body, event_id)
 
 
-def _claim(connection: Connection, connection_id: str, key: str, fingerprint: str,
-           now: Any) -> int | None:
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    key_id: int | None = connection.execute(
-        insert(_keys)
-        .values(connection_id=connection_id, scope=SCOPE, key=key, request_hash=fingerprint,
-                status="in_progress", created_at=now,
-                expires_at=now + idempotency.DEFAULT_TTL)
-        .on_conflict_do_nothing(index_elements=["connection_id", "scope", "key"])
-        .returning(_keys.c.id)
-    ).scalar_one_or_none()
-    return key_id
+# Built once, executed with parameters: every request runs the same three statements, and
+# building them anew cost more CPU than the database spent on them.
+_CLAIM_COLUMNS = ("connection_id", "scope", "key", "request_hash", "status", "created_at",
+                  "expires_at")
+_INSERT_EVENT = _events.insert().values({c: bindparam(c) for c in (
+    "connection_id", "event_type", "order_id", "idempotency_key_id", "payload", "status",
+    "attempts", "next_attempt_at", "created_at", "updated_at")}).returning(_events.c.id)
+_ANSWER = update(_keys).where(_keys.c.id == bindparam("key_id")).values(
+    status=bindparam("status"), response=bindparam("response"))
+_SEEN = select(_keys.c.request_hash, _keys.c.status, _keys.c.response).where(
+    _keys.c.connection_id == bindparam("connection_id"), _keys.c.scope == SCOPE,
+    _keys.c.key == bindparam("key"))
+
+
+@lru_cache(maxsize=2)
+def _claim(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id, in the dialect's words."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (insert(_keys).values({c: bindparam(c) for c in _CLAIM_COLUMNS})
+            .on_conflict_do_nothing(index_elements=["connection_id", "scope", "key"])
+            .returning(_keys.c.id))
 
 
 def _seen(connection: Connection, connection_id: str, key: str, fingerprint: str) -> Outcome:
     # The claim waited for the first claimant's commit (the unique index), so its answer is
     # visible here; a first claimant that rolled back left no key and the claim succeeded.
-    row = connection.execute(
-        select(_keys.c.request_hash, _keys.c.status, _keys.c.response).where(
-            _keys.c.connection_id == connection_id, _keys.c.scope == SCOPE,
-            _keys.c.key == key)
-    ).one_or_none()
+    row = connection.execute(_SEEN, {"connection_id": connection_id, "key": key}
+                             ).one_or_none()
     if row is None or row.status != "done":
         return Outcome(409, _error(409, "Conflict", "this event is being accepted; retry"),
                        None)
