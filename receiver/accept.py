@@ -58,7 +58,7 @@ def request_fingerprint(
 
 
 def accept(
-    engine: Engine,
+    db: Engine | Connection,
     *,
     connection_id: str,
     event: str,
@@ -68,26 +68,32 @@ def accept(
     fingerprint: str,
     grace: timedelta = SWEEP_GRACE,
 ) -> Outcome:
-    """New key: three statements (claim, event row, the key's answer) and a commit. A key
-    seen before: the claim and one read, nothing written."""
-    with engine.begin() as connection:
-        now = utcnow()
-        key_id = connection.execute(_claim(connection.dialect.name), {
-            "connection_id": connection_id, "scope": SCOPE, "key": key,
-            "request_hash": fingerprint, "status": "in_progress", "created_at": now,
-            "expires_at": now + idempotency.DEFAULT_TTL}).scalar_one_or_none()
-        if key_id is None:
-            return _seen(connection, connection_id, key, fingerprint)
-        event_id = connection.execute(_INSERT_EVENT, {
-            "connection_id": connection_id, "event_type": event, "order_id": order_id,
-            "idempotency_key_id": key_id, "payload": payload, "status": "pending",
-            "attempts": 0, "next_attempt_at": now + grace, "created_at": now,
-            "updated_at": now}).scalar_one()
-        body = {"eventId": event_id, "event": event, "orderId": order_id,
-                "status": "accepted"}
-        connection.execute(_ANSWER, {"key_id": key_id, "status": "done",
-                                     "response": {"status": ACCEPTED, "body": body}})
-        return Outcome(ACCEPTED, body, event_id)
+    """New key: three statements (claim, event row, the key's answer). A key seen before:
+    the claim and one read, nothing written. Given an engine, in a transaction of its own;
+    given a connection, in the caller's, who commits."""
+    if isinstance(db, Engine):
+        with db.begin() as connection:
+            return accept(connection, connection_id=connection_id, event=event,
+                          order_id=order_id, payload=payload, key=key,
+                          fingerprint=fingerprint, grace=grace)
+    connection = db
+    now = utcnow()
+    key_id = connection.execute(_claim(connection.dialect.name), {
+        "connection_id": connection_id, "scope": SCOPE, "key": key,
+        "request_hash": fingerprint, "status": "in_progress", "created_at": now,
+        "expires_at": now + idempotency.DEFAULT_TTL}).scalar_one_or_none()
+    if key_id is None:
+        return _seen(connection, connection_id, key, fingerprint)
+    event_id = connection.execute(_INSERT_EVENT, {
+        "connection_id": connection_id, "event_type": event, "order_id": order_id,
+        "idempotency_key_id": key_id, "payload": payload, "status": "pending",
+        "attempts": 0, "next_attempt_at": now + grace, "created_at": now,
+        "updated_at": now}).scalar_one()
+    body = {"eventId": event_id, "event": event, "orderId": order_id,
+            "status": "accepted"}
+    connection.execute(_ANSWER, {"key_id": key_id, "status": "done",
+                                 "response": {"status": ACCEPTED, "body": body}})
+    return Outcome(ACCEPTED, body, event_id)
 
 
 # Built once, executed with parameters: every request runs the same three statements, and

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from receiver.hooks import hooks
-from receiver.intake import MAX_BODY, error
+from receiver.intake import MAX_BODY, end_request_db, error
 from receiver.plenty_webhooks import SIGNATURE_HEADER
 from receiver.subscriptions import subscriptions
 from schemas.ids import DecimalId, QueryId
@@ -114,7 +114,8 @@ def create_app() -> Flask:
         g.log_token = logs.bind(connection=(request.view_args or {}).get("connection_id"))
 
     @app.teardown_request
-    def unbind(_exc: BaseException | None) -> None:
+    def unbind(exc: BaseException | None) -> None:
+        end_request_db(exc)
         if "log_token" in g:
             logs.reset(g.log_token)
 

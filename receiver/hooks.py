@@ -90,16 +90,22 @@ def _receive(connection_id: str, event: str) -> Response:
         accepting.request_fingerprint(event, order_id, webhook_id, raw))
 
 
+# One instance each, made once: a schema's construction copies its fields, a cost every
+# request paid (loading keeps no state on the instance, so threads can share them).
+_QUERY = WebhookQuerySchema()
+_BODY = WebhookEventSchema()
+
+
 def _load(data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     errors: dict[str, Any] = {}
     query: dict[str, Any] = {}
     body: dict[str, Any] = {}
     try:
-        query = WebhookQuerySchema().load(request.args.to_dict())
+        query = _QUERY.load(request.args.to_dict())
     except ValidationError as exc:
         errors["query"] = exc.messages
     try:
-        body = WebhookEventSchema().load(data)
+        body = _BODY.load(data)
     except ValidationError as exc:
         errors["json"] = exc.messages
     if errors:

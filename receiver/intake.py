@@ -8,7 +8,8 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, g, jsonify, request
+from sqlalchemy import Connection
 
 from receiver import accept as accepting
 from schemas.config import ConnectionConfig
@@ -50,10 +51,32 @@ def too_large() -> Refused:
     return Refused(413, f"body larger than {MAX_BODY} bytes")
 
 
+def request_db() -> Connection:
+    """The request's database connection: the configuration's revision is read and the
+    event recorded on it, in one transaction (one checkout, one commit); `end_request_db`
+    closes it, rolling back whatever a refused request began."""
+    db: Connection | None = g.get("db")
+    if db is None:
+        from store.db import get_engine
+
+        db = get_engine(runtime.settings().database_url).connect()
+        g.db = db
+    return db
+
+
+def end_request_db(_exc: BaseException | None = None) -> None:
+    db: Connection | None = g.pop("db", None)
+    if db is not None:
+        try:
+            db.close()
+        except Exception:
+            log.warning("closing the request's database connection failed", exc_info=True)
+
+
 def connection(connection_id: str) -> ConnectionConfig:
     """The connection's configuration (workers.runtime caches it by revision)."""
     try:
-        return runtime.connection(connection_id)
+        return runtime.connection(connection_id, request_db())
     except UnknownConnection:
         raise Refused(404, f"unknown connection {connection_id[:64]!r}") from None
     except Exception:
@@ -131,14 +154,15 @@ def name_fields(messages: Any) -> str:
 
 def record(connection_id: str, event: str, order_id: int, payload: dict[str, Any],
            key: str, fingerprint: str) -> Response:
-    """Record the event once, enqueue it if it is new, answer 200 with its id."""
-    from store.db import get_engine
-
+    """Record the event once (in the request's transaction, committed here), enqueue it if
+    it is new, answer 200 with its id."""
     stored = {k: v for k, v in payload.items() if v is not None}
     try:
+        db = request_db()
         outcome = accepting.accept(
-            get_engine(runtime.settings().database_url), connection_id=connection_id,
-            event=event, order_id=order_id, payload=stored, key=key, fingerprint=fingerprint)
+            db, connection_id=connection_id, event=event, order_id=order_id, payload=stored,
+            key=key, fingerprint=fingerprint)
+        db.commit()
     except Exception:
         log.exception("could not record %s for order %s", event, order_id)
         return error(503, "event store unavailable; retry", headers={"Retry-After": "5"})

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 import redis as redis_lib
+from sqlalchemy import Connection as SqlConnection
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
@@ -86,27 +87,28 @@ _configs: dict[str, tuple[int, ConnectionConfig]] = {}
 _configs_lock = threading.Lock()
 
 
-def connection(connection_id: str, session: Session | None = None) -> ConnectionConfig:
+def connection(connection_id: str, session: Session | SqlConnection | None = None
+               ) -> ConnectionConfig:
     """The connection's configuration: one primary-key read of its revision per call, and
     the document is decrypted and validated again only when that revision changed.
 
-    Pass `session` to read within a caller's transaction (no second connection)."""
+    Pass `session` (an ORM session or a Core connection) to read within a caller's
+    transaction (no second connection); a Core connection's caller gets a document that
+    must be loaded from a session of its own (rare: after a `config apply`)."""
     if session is None:
-        # The receiver asks on every request: one autocommit statement, no ORM session and
-        # no BEGIN/COMMIT round trips; a session only when the document must be loaded.
+        # The receiver's case when the document is cached: one autocommit statement, no ORM
+        # session and no BEGIN/COMMIT round trips.
         engine = get_engine(settings().database_url)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as core:
-            revision = core.execute(_REVISION, {"id": connection_id}).scalar_one_or_none()
-        cached = _cached(connection_id, _known(connection_id, revision))
-        if cached is not None:
-            return cached
-        with db() as own:
-            return connection(connection_id, own)
+            return connection(connection_id, core)
     revision = _known(connection_id, session.execute(
         _REVISION, {"id": connection_id}).scalar_one_or_none())
     cached = _cached(connection_id, revision)
     if cached is not None:
         return cached
+    if isinstance(session, SqlConnection):  # the document is loaded through the ORM
+        with db() as own:
+            return connection(connection_id, own)
     # An apply committed between the two reads stamps the newer document with the older
     # revision: the next call sees the revision differ and loads once more. Never staler.
     config = config_store.load(session, secret_box(), connection_id)
