@@ -70,6 +70,29 @@ def _letters(url: str, connection_id: str) -> list[tuple[str, str | None, str]]:
                 DeadLetter.connection_id.is_(None)))).all()]
 
 
+def _explained(wait: Any, plenty: str, spocc: str, url: str, connection_id: str) -> None:
+    """The wait, and on a time-out what the sandboxes and the database say."""
+    from store.models import EventDelivery
+    from store.order_models import OrderWriteback
+
+    try:
+        wait()
+    except AssertionError as exc:
+        with session_scope(url) as s:
+            deliveries = s.execute(select(EventDelivery.order_id, EventDelivery.event_type,
+                                          EventDelivery.status, EventDelivery.last_error)
+                                   .where(EventDelivery.connection_id == connection_id)).all()
+            writebacks = s.execute(select(OrderWriteback.plenty_order_id, OrderWriteback.state,
+                                          OrderWriteback.last_error)
+                                   .where(OrderWriteback.connection_id == connection_id)).all()
+        faults = {name: requests.get(f"{base}/__admin/faults", timeout=5).json()
+                  for name, base in (("plentyone", plenty), ("spocc", spocc))}
+        raise AssertionError(
+            f"{exc}\nstatuses written: {_statuses(plenty)}\nfaults: {faults}\n"
+            f"deliveries: {[tuple(d) for d in deliveries if d[2] != 'done']}\n"
+            f"write-backs: {[tuple(w) for w in writebacks]}") from None
+
+
 @pytest.mark.catalogue(variations=200, plenty_variations=200)
 def test_every_fault_at_once_and_nobody_touches_anything(
         spocc_env: Any, sandboxes: Any, connection: Any, tmp_path: Any) -> None:
@@ -120,16 +143,20 @@ def test_every_fault_at_once_and_nobody_touches_anything(
 
             Celery(broker=redis.url).send_task(
                 "spocc.test.overrun", kwargs={"token": uuid.uuid4().hex}, queue="default")
-            wait_until(lambda: _observe(_deliveries, url, connection.id, "done") == 2 * ORDERS,
-                       360, "every event applied, by beat's sweeps alone")
+            _explained(lambda: wait_until(
+                lambda: _observe(_deliveries, url, connection.id, "done") == 2 * ORDERS,
+                360, "every event applied, by beat's sweeps alone"), plenty, spocc, url,
+                connection.id)
         assert terminator.killed > 0
 
         while time.monotonic() - outage < OUTAGE:
             time.sleep(1)
         requests.delete(f"{plenty}/__admin/faults", timeout=5)
         requests.delete(f"{spocc}/__admin/faults", timeout=5)
-        wait_until(lambda: all(_statuses(plenty).get(o) == [5.1] for o in order_ids), 240,
-                   "every order's 5.1 once PlentyONE is back, by beat's sweeps alone")
+        _explained(lambda: wait_until(
+            lambda: all(_statuses(plenty).get(o) == [5.1] for o in order_ids), 240,
+            "every order's 5.1 once PlentyONE is back, by beat's sweeps alone"), plenty, spocc,
+            url, connection.id)
 
         ledger = requests.get(f"{spocc}/__admin/ledger", timeout=5).json()["entries"]
         for order_id in order_ids:
