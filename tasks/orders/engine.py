@@ -327,8 +327,11 @@ def _run(task: Any, connection_id: str, delivery_id: int, handler: Handler,
                  attempts=EventDelivery.attempts - 1)
         return _defer(task, probe.event_type, connection_id, delivery_id, wait)
     except RetryableError as exc:
+        # Celery's retry comes within the backoff cap; should its message be lost (Redis
+        # restarted empty), the sweeper sends the event once that and a grace have passed.
+        backoff = runtime.settings().orders.retry_backoff_max
         _give_up(ctx, status="failed", last_error=f"{type(exc).__name__}: {exc}"[:2000],
-                 next_attempt_at=utcnow() + timedelta(seconds=300) + SWEEP_GRACE)
+                 next_attempt_at=utcnow() + timedelta(seconds=backoff) + SWEEP_GRACE)
         raise
     except Exception as exc:
         _give_up(ctx, last_error=f"{type(exc).__name__}: {exc}"[:2000])

@@ -34,7 +34,8 @@ from tests.support.infra import private_postgres
 from tests.support.own_redis import OwnRedis
 from tests.support.processes import SpoccProcess, wait_until
 
-pytestmark = pytest.mark.slow
+# Its waits add up to more than the default 300 s: every fault runs its course.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 ORDERS = 8
 OUTAGE = 60.0  # PlentyONE's status writes fail this long (the registration's horizon: ~8 s)
