@@ -114,8 +114,8 @@ def create_app() -> Flask:
         g.log_token = logs.bind(connection=(request.view_args or {}).get("connection_id"))
 
     @app.teardown_request
-    def unbind(exc: BaseException | None) -> None:
-        end_request_db(exc)
+    def unbind(_exc: BaseException | None) -> None:
+        end_request_db()
         if "log_token" in g:
             logs.reset(g.log_token)
 

@@ -64,7 +64,7 @@ def request_db() -> Connection:
     return db
 
 
-def end_request_db(_exc: BaseException | None = None) -> None:
+def end_request_db() -> None:
     db: Connection | None = g.pop("db", None)
     if db is not None:
         try:

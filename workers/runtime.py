@@ -87,22 +87,24 @@ _configs: dict[str, tuple[int, ConnectionConfig]] = {}
 _configs_lock = threading.Lock()
 
 
-def connection(connection_id: str, session: Session | SqlConnection | None = None
-               ) -> ConnectionConfig:
+def connection(connection_id: str, session: Session | SqlConnection | None = None,
+               revision: int | None = None) -> ConnectionConfig:
     """The connection's configuration: one primary-key read of its revision per call, and
     the document is decrypted and validated again only when that revision changed.
 
     Pass `session` (an ORM session or a Core connection) to read within a caller's
     transaction (no second connection); a Core connection's caller gets a document that
-    must be loaded from a session of its own (rare: after a `config apply`)."""
+    must be loaded from a session of its own (rare: after a `config apply`). A caller that
+    has just read the connection's row passes its `revision`: nothing is read again."""
     if session is None:
         # The receiver's case when the document is cached: one autocommit statement, no ORM
         # session and no BEGIN/COMMIT round trips.
         engine = get_engine(settings().database_url)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as core:
             return connection(connection_id, core)
-    revision = _known(connection_id, session.execute(
-        _REVISION, {"id": connection_id}).scalar_one_or_none())
+    if revision is None:
+        revision = _known(connection_id, session.execute(
+            _REVISION, {"id": connection_id}).scalar_one_or_none())
     cached = _cached(connection_id, revision)
     if cached is not None:
         return cached

@@ -43,11 +43,12 @@ def tick(now: datetime | None = None) -> list[Started]:
     started: list[Started] = []
     with runtime.db() as session:
         wanted: list[tuple[str, str, str]] = []
-        for row in session.execute(select(Connection).order_by(Connection.id)).scalars():
+        rows = session.execute(select(Connection).order_by(Connection.id)).scalars().all()
+        for row in rows:
             if row.paused:
                 continue
             try:
-                conn = runtime.connection(row.id, session)
+                conn = runtime.connection(row.id, session, revision=row.revision)
             except (ConfigError, SecretKeyError, ValueError) as exc:
                 # one retailer's broken configuration never stops the others'; `spocc status`
                 # names it

@@ -27,21 +27,23 @@ RUN_TIMEOUT = timedelta(hours=float(os.environ.get("SPOCC_CATALOGUE_RUN_TIMEOUT_
 
 
 @lru_cache(maxsize=4096)
-def _process_of(run_id: int) -> str | None:
-    # A run's process never changes: a planner sends thousands of units and asks once.
+def _unit_tier(run_id: int) -> int:
+    # A planner sends thousands of units of one run: its tier is asked once. Only the
+    # priority comes from here (a reused row id costs an order, never the wrong task).
     found = schedule.process_of(run_id)
-    return found[1] if found is not None else None
+    return tier(found[1] if found is not None else "")
 
 
 def send_unit(connection_id: str, run_id: int, unit_id: int) -> None:
     sync_unit.apply_async(args=(connection_id, run_id, unit_id), queue=CATALOGUE_QUEUE,
-                          priority=tier(_process_of(run_id) or ""))
+                          priority=_unit_tier(run_id))
 
 
 def send_planner(connection_id: str, run_id: int, countdown: float = 0) -> None:
-    process = _process_of(run_id)
-    if process is None:
+    found = schedule.process_of(run_id)
+    if found is None:
         return
+    process = found[1]
     name, queue = task_for(process)
     app.send_task(name, args=(connection_id, run_id), queue=queue, countdown=countdown or None,
                   priority=tier(process))

@@ -53,7 +53,6 @@ def ahead_of(session: Session, run: SyncRun) -> Ahead | None:
     client = runtime.redis_client()
     lists = queues.keys(CATALOGUE_QUEUE, tier(run.process))
     ahead: Counter[int] = Counter()
-    mine = False
     more = False
     for key in reversed(lists):  # its own list first: is anything of the run queued?
         raws = client.lrange(key, 0, SCAN - 1)
@@ -62,16 +61,14 @@ def ahead_of(session: Session, run: SyncRun) -> Ahead | None:
         if key == lists[-1]:
             if run.id not in runs:
                 return None
-            mine = True
             oldest = len(runs) - 1 - runs[::-1].index(run.id)  # nearest the popping end
             runs = runs[oldest + 1:]
         ahead.update(r for r in runs if r is not None and r != run.id)
-    if not mine or not ahead:
+    if not ahead:
         return None
-    names = dict(
-        ((row.id), (row.process, row.connection_id))
-        for row in session.execute(select(SyncRun.id, SyncRun.process, SyncRun.connection_id)
-                                   .where(SyncRun.id.in_(list(ahead)))))
+    names = {row.id: (row.process, row.connection_id) for row in session.execute(
+        select(SyncRun.id, SyncRun.process, SyncRun.connection_id)
+        .where(SyncRun.id.in_(list(ahead))))}
     by_run: Counter[tuple[str, str]] = Counter()
     for run_id, n in ahead.items():
         by_run[names.get(run_id, ("an unknown run", "?"))] += n

@@ -3,7 +3,8 @@ process), and sending a task by row id."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import clients
 from clients.plentyone import PlentyOneClient
@@ -13,52 +14,47 @@ from schemas.config import ConnectionConfig
 from schemas.webhooks import EVENTS
 from workers import runtime
 
-_CLIENTS: dict[Any, tuple[PlentyOneClient, SpoccClient]] = {}
-_WRITERS: dict[Any, PlentyOneClient] = {}
-_POLLERS: dict[Any, SpoccClient] = {}
+# One of each per process and connection settings: HTTP pools, limiters and breakers are
+# reused.
+_CLIENTS: dict[Any, Any] = {}
 
 WRITEBACK_TASK = "spocc.orders.writeback"
+T = TypeVar("T")
+
+
+def _once(key: Any, build: Callable[[], T]) -> T:
+    found = _CLIENTS.get(key)
+    if found is None:
+        found = _CLIENTS[key] = build()
+    return cast(T, found)
+
+
+def _options(priority: str) -> dict[str, Any]:
+    """What every order client shares: the priority, the whole call's budget, and the
+    short wait for a rate slot after which the task hands the worker back."""
+    s = runtime.settings()
+    return {"priority": priority, "call_budget": s.call_budget,
+            "acquire_timeout": s.budget_wait}
 
 
 def api_clients(conn: ConnectionConfig) -> tuple[PlentyOneClient, SpoccClient]:
-    # One pair per process and connection settings: HTTP pools and limiters are reused.
-    key = (conn.id, conn.plentyone, conn.spocc)
-    pair = _CLIENTS.get(key)
-    if pair is None:
-        redis, budget = runtime.redis_client(), runtime.settings().call_budget
-        pair = (clients.build_plentyone(conn, redis, priority=ORDERS, call_budget=budget,
-                                   acquire_timeout=runtime.settings().budget_wait),
-                clients.build_spocc(conn, redis, priority=ORDERS, call_budget=budget,
-                                   acquire_timeout=runtime.settings().budget_wait))
-        _CLIENTS[key] = pair
-    return pair
+    return _once(("events", conn.id, conn.plentyone, conn.spocc), lambda: (
+        clients.build_plentyone(conn, runtime.redis_client(), **_options(ORDERS)),
+        clients.build_spocc(conn, runtime.redis_client(), **_options(ORDERS))))
 
 
 def writeback_client(conn: ConnectionConfig) -> PlentyOneClient:
     """The PlentyONE client of the status write-backs: same budgets and token, its own
     circuit, so an outage of status writes never blocks the reads of a registration."""
-    key = ("writeback", conn.id, conn.plentyone)
-    client = _WRITERS.get(key)
-    if client is None:
-        client = clients.build_plentyone(conn, runtime.redis_client(), priority=ORDERS,
-                                         call_budget=runtime.settings().call_budget,
-                                         breaker_name="breaker:writeback",
-                                         acquire_timeout=runtime.settings().budget_wait)
-        _WRITERS[key] = client
-    return client
+    return _once(("writeback", conn.id, conn.plentyone), lambda: clients.build_plentyone(
+        conn, runtime.redis_client(), breaker_name="breaker:writeback", **_options(ORDERS)))
 
 
 def poll_client(conn: ConnectionConfig) -> SpoccClient:
     """The SPoCC client of the status poll's listing: at catalogue priority, so the orders'
     reserve of the budget stays for order events."""
-    key = (conn.id, conn.spocc)
-    client = _POLLERS.get(key)
-    if client is None:
-        client = clients.build_spocc(conn, runtime.redis_client(), priority=CATALOGUE,
-                                     call_budget=runtime.settings().call_budget,
-                                     acquire_timeout=runtime.settings().budget_wait)
-        _POLLERS[key] = client
-    return client
+    return _once(("poll", conn.id, conn.spocc), lambda: clients.build_spocc(
+        conn, runtime.redis_client(), **_options(CATALOGUE)))
 
 
 def enqueue(event_type: str, connection_id: str, delivery_id: int,
