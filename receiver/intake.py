@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Response, g, jsonify, request
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from receiver import accept as accepting
 from schemas.config import ConnectionConfig
@@ -59,7 +60,9 @@ def request_db() -> Connection:
     if db is None:
         from store.db import get_engine
 
-        db = get_engine(runtime.settings().database_url).connect()
+        # No pre-ping: `connection` reads first on every request and retries a dropped
+        # connection itself, which spares every request one round trip.
+        db = get_engine(runtime.settings().database_url, pre_ping=False).connect()
         g.db = db
     return db
 
@@ -74,9 +77,17 @@ def end_request_db() -> None:
 
 
 def connection(connection_id: str) -> ConnectionConfig:
-    """The connection's configuration (workers.runtime caches it by revision)."""
+    """The connection's configuration (workers.runtime caches it by revision). It is the
+    request's first statement: a pooled connection the database dropped (a restart,
+    pg_terminate_backend) fails here, the pool is emptied, and a fresh one is taken."""
     try:
-        return runtime.connection(connection_id, request_db())
+        try:
+            return runtime.connection(connection_id, request_db())
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            end_request_db()
+            return runtime.connection(connection_id, request_db())
     except UnknownConnection:
         raise Refused(404, f"unknown connection {connection_id[:64]!r}") from None
     except Exception:

@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 @lru_cache(maxsize=8)
-def get_engine(url: str) -> Engine:
-    engine = _create(url)
+def get_engine(url: str, pre_ping: bool = True) -> Engine:
+    """`pre_ping=False` saves a round trip per checkout; its caller must handle a connection
+    the database dropped (`DBAPIError.connection_invalidated`) by taking another."""
+    engine = _create(url, pre_ping)
     _ENGINES.append(engine)
     return engine
 
@@ -29,7 +31,7 @@ def forget_inherited_connections() -> None:
         engine.dispose(close=False)
 
 
-def _create(url: str) -> Engine:
+def _create(url: str, pre_ping: bool) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -37,7 +39,7 @@ def _create(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(url, pool_pre_ping=pre_ping, pool_size=5, max_overflow=10)
 
 
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:

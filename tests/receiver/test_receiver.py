@@ -197,3 +197,24 @@ def test_tokens_never_reach_any_log(receiver, hook_connection):
     assert "POST /hooks/" in log  # the access log is on
     for secret in (TOKEN, "wrong-token-aaaaaaaaaaaa", "wrong-token-bbbbbbbbbbbbb"):
         assert secret not in log
+
+
+def test_connections_the_database_dropped_cost_no_request(receiver, hook_connection):
+    """PostgreSQL restarted, or an operator's pg_terminate_backend: every connection the
+    receiver's workers hold in their pools is dead. The next requests still get 200 (the
+    receiver takes fresh connections itself; the sender never sees a 503 for it)."""
+    from sqlalchemy import text
+
+    url = receiver.hook(hook_connection, "order-registered")
+    for order in range(20):  # every gunicorn worker holds a pooled connection
+        assert requests.post(url, json={"orderId": 6100 + order}, headers=BEARER,
+                             timeout=10).status_code == 200
+    with runtime.db() as session:
+        dropped = session.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one()
+    assert dropped >= 2
+    answers = [requests.post(url, json={"orderId": 6200 + order}, headers=BEARER, timeout=10)
+               for order in range(20)]
+    assert [a.status_code for a in answers] == [200] * 20, [a.text for a in answers]
+    assert len(deliveries(hook_connection)) == 40
