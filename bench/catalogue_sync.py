@@ -175,7 +175,7 @@ def main() -> None:
     from sandboxes.plentyone.runner import start_background
     from sandboxes.spocc.runner import start as start_spocc
 
-    with bench_env(SPOCC_CATALOGUE_BACKLOG="50") as env:
+    with bench_env() as env:
         print(f"catalogue sync (issue 5), {n:,} variations")
         baseline = noop_tasks_per_second(env, args.baseline_tasks)
         row("baseline: no-op tasks/s (prefork c=2)", f"{baseline:,.0f}/s")

@@ -30,6 +30,7 @@ from schemas.connection import (
     ProcessSetting,
     Rules,
     SalesPrices,
+    Share,
     SpoccApi,
     WarehouseMap,
     Webhooks,
@@ -326,6 +327,15 @@ class ProcessesSchema(_Strict):
         return out
 
 
+class ShareSchema(_Strict):
+    concurrency = integer_id(load_default=Share.concurrency, minimum=1, maximum=1000)
+    queued = integer_id(load_default=Share.queued, minimum=1, maximum=10_000)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Share:
+        return Share(**data)
+
+
 class ConnectionSchema(_Strict):
     id = fields.String(
         required=True,
@@ -342,6 +352,7 @@ class ConnectionSchema(_Strict):
     acceptance = fields.Nested(AcceptanceSchema, load_default=dict)
     rules = fields.Nested(RulesSchema, load_default=dict)
     processes = fields.Nested(ProcessesSchema, load_default=dict)
+    share = fields.Nested(ShareSchema, load_default=dict)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> ConnectionConfig:
@@ -350,6 +361,7 @@ class ConnectionSchema(_Strict):
             "acceptance": AcceptanceSchema().load({}),
             "rules": RulesSchema().load({}),
             "processes": ProcessesSchema().load({}),
+            "share": ShareSchema().load({}),
         }
         for key, default in defaults.items():
             if isinstance(data.get(key), dict) and not data[key]:
@@ -457,5 +469,6 @@ def _upgrade(document: Mapping[str, Any]) -> dict[str, Any]:
 __all__ = [
     "DEFAULT_STATUSES", "PROCESSES", "SECRET_FIELDS", "Acceptance", "ConfigError",
     "ConnectionConfig", "ItemImport", "Mappings", "PlentyApi", "ProcessSetting", "Rules",
-    "SalesPrices", "SpoccApi", "WarehouseMap", "Webhooks", "load_config", "load_connection",
+    "SalesPrices", "Share", "SpoccApi", "WarehouseMap", "Webhooks", "load_config",
+    "load_connection",
 ]

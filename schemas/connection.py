@@ -107,6 +107,16 @@ class ProcessSetting:
 
 
 @dataclass(frozen=True)
+class Share:
+    """This connection's share of the catalogue workers, whatever the others queue: at most
+    `concurrency` of its units run at once, and its planners keep at most `queued` units
+    waiting in the queue (counted per urgency tier and the more urgent ones)."""
+
+    concurrency: int = 4
+    queued: int = 8
+
+
+@dataclass(frozen=True)
 class ConnectionConfig:
     id: str
     name: str
@@ -118,6 +128,7 @@ class ConnectionConfig:
     acceptance: Acceptance
     rules: Rules
     processes: dict[str, ProcessSetting]
+    share: Share = field(default_factory=Share)
 
     def status(self, outcome: str) -> str | None:
         return self.mappings.order_statuses.get(outcome)

@@ -22,12 +22,13 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
+from typing import Any
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.catalogue_models import OPEN_RUN, OPEN_UNIT, SyncUnit
-from store.models import SyncRun, utcnow
+from store.models import Connection, SyncRun, utcnow
 from workers import runtime
 
 log = logging.getLogger(__name__)
@@ -50,9 +51,12 @@ def pending_until() -> datetime:
     return lease_end(PENDING_GRACE)
 
 
-def claim_unit(session: Session, unit_id: int, owner: str) -> tuple[SyncUnit | None, str]:
+def claim_unit(session: Session, unit_id: int, owner: str,
+               cap: int | None = None) -> tuple[SyncUnit | None, str]:
     """Take the unit for `owner`: (unit, "claimed"), or (None, "held") while another worker
-    holds its lease, or (None, "final") when it is done. The caller commits at once.
+    holds its lease, (None, "busy") while `cap` units of its connection run already (its
+    share, `share.concurrency`), or (None, "final") when it is done. The caller commits at
+    once.
 
     A dead unit is claimed only by `spocc dlq replay` sending it again: its failures are
     taken off its run's count, to be counted anew.
@@ -72,6 +76,8 @@ def claim_unit(session: Session, unit_id: int, owner: str) -> tuple[SyncUnit | N
                 or_(SyncUnit.lease_until.is_(None), SyncUnit.lease_until < now),
             ),
         )
+    if cap is not None:
+        claimable = and_(claimable, _below(session, unit.connection_id, cap, now))
     taken = session.execute(
         update(SyncUnit)
         .where(SyncUnit.id == unit_id, claimable)
@@ -87,6 +93,8 @@ def claim_unit(session: Session, unit_id: int, owner: str) -> tuple[SyncUnit | N
         .execution_options(synchronize_session=False)
     )
     if taken.rowcount != 1:  # type: ignore[attr-defined]
+        if cap is not None and _running(session, unit.connection_id, now) >= cap:
+            return None, "busy"
         return None, "held"
     if replay:
         session.execute(
@@ -97,6 +105,26 @@ def claim_unit(session: Session, unit_id: int, owner: str) -> tuple[SyncUnit | N
         session.execute(update(SyncUnit).where(SyncUnit.id == unit_id).values(failed=0))
     session.refresh(unit)
     return unit, "claimed"
+
+
+def _running_units(connection_id: str, now: datetime) -> Any:
+    return (select(func.count()).select_from(SyncUnit)
+            .where(SyncUnit.connection_id == connection_id, SyncUnit.status == "running",
+                   SyncUnit.lease_until >= now)
+            .scalar_subquery())
+
+
+def _below(session: Session, connection_id: str, cap: int, now: datetime) -> Any:
+    """The claim's own condition: fewer than `cap` of the connection's units hold a live
+    lease. Checked inside the claim's UPDATE; on PostgreSQL the connection's row is locked
+    first, so two claims at once cannot both see room for one."""
+    session.execute(select(Connection.id).where(Connection.id == connection_id)
+                    .with_for_update())
+    return _running_units(connection_id, now) < cap
+
+
+def _running(session: Session, connection_id: str, now: datetime) -> int:
+    return int(session.execute(select(_running_units(connection_id, now))).scalar_one())
 
 
 def held_for(session: Session, unit_id: int) -> float | None:
@@ -135,6 +163,17 @@ def release_unit(session: Session, unit_id: int, owner: str, seconds: float) -> 
         .execution_options(synchronize_session=False)
     )
     return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+def postpone_unit(session: Session, unit_id: int, seconds: float) -> None:
+    """A pending unit whose message comes back in `seconds` (deferred before its claim): the
+    sweeper leaves it alone until then."""
+    session.execute(
+        update(SyncUnit)
+        .where(SyncUnit.id == unit_id, SyncUnit.status == "pending")
+        .values(lease_until=utcnow() + timedelta(seconds=seconds + PENDING_GRACE))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def renew_planner(session: Session, run_id: int, seconds: float = LEASE) -> None:

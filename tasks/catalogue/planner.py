@@ -3,8 +3,8 @@
 It streams: one page at a time, units written to `sync_units` and sent after the commit,
 never the whole catalogue in memory. It works in slices of a few seconds and sends itself
 again to continue (cursor in `sync_runs.options`), so a planner over a million variations
-never outlives a task time limit or the broker's visibility timeout, and it pauses while the
-catalogue queue holds more than `BACKLOG` messages (back-pressure).
+never outlives a task time limit or the broker's visibility timeout, and it pauses while its
+connection has `share.queued` units waiting (back-pressure, per connection).
 """
 
 from __future__ import annotations
@@ -24,22 +24,17 @@ from store.models import SyncRun, utcnow
 from tasks.catalogue import links, runs, state
 from tasks.catalogue.context import Context, context
 from tasks.catalogue.process import Triage
-from tasks.catalogue.registry import CATALOGUE_QUEUE, DELTA, PROCESSES, tier
-from workers import queues, runtime
+from tasks.catalogue.registry import DELTA, PROCESSES, tier
+from workers import runtime
 
 log = logging.getLogger(__name__)
 
-BACKLOG = int(os.environ.get("SPOCC_CATALOGUE_BACKLOG", "200"))
 SLICE_SECONDS = float(os.environ.get("SPOCC_PLANNER_SLICE_SECONDS", "30"))
 OVERLAP = timedelta(minutes=2)
 DEEP_EVERY = timedelta(days=float(os.environ.get("SPOCC_FULL_DEEP_EVERY_DAYS", "7")))
 
 # (connection_id, run_id, unit_id) → enqueue; the Celery task or an in-process runner
 Send = Callable[[str, int, int], None]
-
-
-def queue_length(up_to: int = queues.PRIORITY_STEPS[-1]) -> int:
-    return queues.depth(runtime.redis_client(), CATALOGUE_QUEUE, up_to)
 
 
 def _set_options(run: SyncRun, **changes: Any) -> None:
@@ -69,8 +64,11 @@ def plan_slice(
 ) -> bool:
     """Plan as much of the run as fits in this slice; True when planning is complete.
 
-    Back-pressure counts the units served no later than this run's (its tier and the more
-    urgent ones): a delta's planner does not wait for an image run's backlog to drain."""
+    Back-pressure is the connection's own: it pauses while `share.queued` of its units
+    served no later than this run's (its tier and the more urgent ones) wait to start. So a
+    connection with thousands of units to go puts a few at a time in the queue, and another
+    connection's units wait behind those few, not behind all of them; and a delta's planner
+    does not wait for an image run's backlog to drain."""
     deadline = deadline if deadline is not None else time.monotonic() + SLICE_SECONDS
     ctx = context(connection_id)
     with runtime.db() as session:
@@ -98,9 +96,10 @@ def plan_slice(
         if not _scan_touched(ctx, run_id, deadline):
             return False
     if backlog is None:
-        backlog = partial(queue_length, tier(run.process))
+        backlog = partial(runs.waiting_units, connection_id, tier(run.process))
+    room = ctx.conn.share.queued
     while True:
-        if backlog() > BACKLOG:
+        if backlog() >= room:
             return False
         if not _plan_page(ctx, run_id, send):
             return True

@@ -281,6 +281,22 @@ def time_out(session: Session, run: SyncRun, reason: str) -> None:
     session.flush()
 
 
+def waiting_units(connection_id: str, up_to_tier: int) -> int:
+    """The connection's units sent and not yet started, of its open runs served no later
+    than `up_to_tier` (the planners' back-pressure, `share.queued`)."""
+    from tasks.catalogue.registry import TIERS, tier
+    from workers import runtime
+
+    served = [p for p in TIERS if tier(p) <= up_to_tier]
+    with runtime.db() as session:
+        return int(session.execute(
+            select(func.count()).select_from(SyncUnit)
+            .join(SyncRun, SyncRun.id == SyncUnit.run_id)
+            .where(SyncRun.connection_id == connection_id, SyncRun.status.in_(OPEN_RUN),
+                   SyncRun.process.in_(served), SyncUnit.status == "pending")
+        ).scalar_one())
+
+
 def open_runs(session: Session) -> list[SyncRun]:
     return list(session.execute(select(SyncRun).where(SyncRun.status.in_(OPEN_RUN))).scalars())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
@@ -23,6 +24,8 @@ from workers.task_base import SpoccTask, spocc_task
 # A soft time limit is passing too: the unit goes on where it stopped (its writes are absolute
 # and its state is recorded as it goes).
 TRANSIENT = (RetryableError, OperationalError, IntegrityError, SoftTimeLimitExceeded)
+# how long a unit whose connection runs its share waits before it asks again, at least
+BUSY_WAIT = 1.0
 RUN_TIMEOUT = timedelta(hours=float(os.environ.get("SPOCC_CATALOGUE_RUN_TIMEOUT_HOURS", "20")))
 
 
@@ -86,7 +89,7 @@ def _plan(self: Any, connection_id: str, run_id: int) -> bool:
         # the planner's lease until it starts
         with runtime.db() as session:
             leases.renew_planner(session, run_id, leases.PENDING_GRACE)
-        send_planner(connection_id, run_id, countdown=2)
+        send_planner(connection_id, run_id, countdown=1)
     return done
 
 
@@ -178,6 +181,14 @@ def sync_unit(self: Any, connection_id: str, run_id: int, unit_id: int) -> str:
         if wait is not None:
             self.defer(wait + 1, f"unit {unit_id} is held by another worker's lease")
         return outcome
+    if outcome == "busy":
+        # the connection runs its share already: this worker goes to another connection's
+        # work, and the unit comes back once one of its own has finished
+        countdown = BUSY_WAIT + random.uniform(0.0, BUSY_WAIT)
+        with runtime.db() as session:
+            leases.postpone_unit(session, unit_id, countdown)
+        self.defer(countdown, f"connection {connection_id} runs its share of units already "
+                              "(share.concurrency)")
     _follow_up(connection_id, run_id)
     return outcome
 

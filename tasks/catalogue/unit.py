@@ -21,10 +21,12 @@ class LostTooOften(Exception):
 
 
 def run_unit(connection_id: str, run_id: int, unit_id: int, send: Send, owner: str) -> str:
-    """Do one unit; answers what happened: "done", "split", "final" (already done) or
-    "held" (another worker holds its lease; the sweeper sends it again if that one dies)."""
+    """Do one unit; answers what happened: "done", "split", "final" (already done), "held"
+    (another worker holds its lease; the sweeper sends it again if that one dies) or "busy"
+    (the connection runs its share of units already: not started)."""
     with runtime.db() as session:
-        unit, outcome = leases.claim_unit(session, unit_id, owner)
+        share = runtime.connection(connection_id, session).share
+        unit, outcome = leases.claim_unit(session, unit_id, owner, share.concurrency)
         if unit is None:
             return outcome
         keys, lost = list(unit.keys), unit.lost

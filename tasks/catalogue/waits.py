@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.models import SyncRun
+from tasks.catalogue import runs
 from tasks.catalogue.registry import CATALOGUE_QUEUE, tier
 from workers import queues, runtime
 
@@ -57,13 +58,13 @@ def ahead_of(session: Session, run: SyncRun) -> Ahead | None:
     for key in reversed(lists):  # its own list first: is anything of the run queued?
         raws = client.lrange(key, 0, SCAN - 1)
         more = more or len(raws) == SCAN
-        runs = [_run_of(raw) for raw in raws]
+        queued = [_run_of(raw) for raw in raws]
         if key == lists[-1]:
-            if run.id not in runs:
+            if run.id not in queued:
                 return None
-            oldest = len(runs) - 1 - runs[::-1].index(run.id)  # nearest the popping end
-            runs = runs[oldest + 1:]
-        ahead.update(r for r in runs if r is not None and r != run.id)
+            oldest = len(queued) - 1 - queued[::-1].index(run.id)  # nearest the popping end
+            queued = queued[oldest + 1:]
+        ahead.update(r for r in queued if r is not None and r != run.id)
     if not ahead:
         return None
     names = {row.id: (row.process, row.connection_id) for row in session.execute(
@@ -82,4 +83,13 @@ def why(session: Session, run: SyncRun) -> str | None:
         ahead = ahead_of(session, run)
     except (redis.RedisError, OSError, RuntimeError):
         return None
-    return str(ahead) if ahead is not None else None
+    if ahead is not None:
+        return str(ahead)
+    if run.planned:
+        return None
+    waiting = runs.waiting_units(run.connection_id, tier(run.process))
+    room = runtime.connection(run.connection_id, session).share.queued
+    if waiting < room:
+        return None
+    return (f"plans more once some of its connection's {waiting} queued unit(s) start "
+            f"(its share: share.queued {room})")

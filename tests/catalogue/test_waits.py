@@ -3,7 +3,7 @@ queued ahead of it, by process and connection ("queued behind 12 unit(s) of imag
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from click.testing import CliRunner
@@ -13,7 +13,8 @@ from store.models import SyncRun
 from tasks.catalogue import control, waits
 from tasks.catalogue.planner import plan_slice
 from tasks.catalogue.tasks import send_unit, start
-from tests.conftest import SpoccEnv, _drop_queued_work
+from tests.catalogue.conftest import only
+from tests.conftest import Sandboxes, SpoccEnv, _drop_queued_work
 from workers import runtime
 
 
@@ -23,6 +24,13 @@ def no_worker(spocc_env: SpoccEnv) -> Iterator[None]:
     _drop_queued_work(spocc_env.redis_url)
     yield
     _drop_queued_work(spocc_env.redis_url)
+
+
+@pytest.fixture
+def sync_connection(sandboxes: Sandboxes, make_connection: Callable[..., str]) -> str:
+    # room for the image run's 12 units in the queue at once (its share)
+    return make_connection(sandboxes.plenty_url, sandboxes.spocc_url, processes=only(),
+                           share={"queued": 50})
 
 
 @pytest.mark.catalogue(variations=600, plenty_variations=600)
@@ -58,3 +66,17 @@ def test_spocc_sync_says_what_its_run_waits_for(sync_connection: str, no_worker:
     shown = CliRunner().invoke(cli, ["sync", "attributes", "--connection", sync_connection,
                                      "--timeout", "4"])
     assert "queued behind 12 unit(s) of images" in " ".join(shown.output.split()), shown.output
+
+
+@pytest.mark.catalogue(variations=2500, plenty_variations=2500)
+def test_a_planner_paused_on_its_share_says_so(
+        sandboxes: Sandboxes, make_connection: Callable[..., str], no_worker: None) -> None:
+    conn = make_connection(sandboxes.plenty_url, sandboxes.spocc_url, processes=only(),
+                           share={"queued": 5})
+    with runtime.db() as session:
+        images = control.start_run(session, conn, "images").id
+    assert not plan_slice(conn, images, lambda *_a: None)  # 20 units of a page, not sent
+    with runtime.db() as session:
+        said = waits.why(session, session.get_one(SyncRun, images))
+    assert said == ("plans more once some of its connection's 20 queued unit(s) start "
+                    "(its share: share.queued 5)"), said
