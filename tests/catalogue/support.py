@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import requests
@@ -115,3 +117,18 @@ def assert_in_sync(spocc_url: str, plenty_url: str) -> None:
 def _nonzero(stock: dict[int, float]) -> dict[int, float]:
     # PlentyONE has no stock row where nothing was ever booked: that is 0
     return {k: v for k, v in stock.items() if v}
+
+
+@contextmanager
+def sandbox_pair(variations: int, plan: str = "off") -> Iterator[tuple[str, str]]:
+    """A second pair of sandboxes (PlentyONE, SPoCC), for a second retailer."""
+    from sandboxes.plentyone.runner import start_background
+    from sandboxes.spocc.runner import start as start_spocc
+
+    plenty = start_background(variations=variations, plan=plan)
+    spocc = start_spocc(variations=variations)
+    try:
+        yield str(plenty.url), str(spocc.url)
+    finally:
+        spocc.stop()
+        plenty.shutdown()

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from store.catalogue_models import SyncUnit
 from store.models import Attempt, DeadLetter
 from tests.catalogue.conftest import only
-from tests.catalogue.support import run_row, start_run, wait_run
+from tests.catalogue.support import run_row, sandbox_pair, start_run, wait_run
 from tests.conftest import Sandboxes
 from tests.support.processes import SpoccProcess, wait_until
 from workers import runtime
@@ -26,16 +26,8 @@ TIGHT = "100/2"
 
 @pytest.fixture
 def tight_pair() -> Iterator[tuple[str, str]]:
-    from sandboxes.plentyone.runner import start_background
-    from sandboxes.spocc.runner import start as start_spocc
-
-    plenty = start_background(variations=300, plan=TIGHT)
-    spocc = start_spocc(variations=300)
-    try:
-        yield str(plenty.url), str(spocc.url)
-    finally:
-        spocc.stop()
-        plenty.shutdown()
+    with sandbox_pair(300, plan=TIGHT) as pair:
+        yield pair
 
 
 # Production's limits: a call may take 150 s in all, so a unit once slept up to 120 s in

@@ -16,7 +16,7 @@ from store.catalogue_models import SyncUnit
 from store.models import utcnow
 from tasks.catalogue import control, leases, runs
 from tests.catalogue.conftest import only
-from tests.catalogue.support import run_row, start_run, wait_run
+from tests.catalogue.support import run_row, sandbox_pair, start_run, wait_run
 from tests.conftest import ON_BOTH_DATABASES, Sandboxes
 from tests.support.processes import SpoccProcess, wait_until
 from workers import runtime
@@ -81,16 +81,8 @@ def test_claims_at_the_same_moment_never_exceed_the_share(
 
 @pytest.fixture
 def small_pair() -> Iterator[tuple[str, str]]:
-    from sandboxes.plentyone.runner import start_background
-    from sandboxes.spocc.runner import start as start_spocc
-
-    plenty = start_background(variations=500)
-    spocc = start_spocc(variations=500)
-    try:
-        yield str(plenty.url), str(spocc.url)
-    finally:
-        spocc.stop()
-        plenty.shutdown()
+    with sandbox_pair(500) as pair:
+        yield pair
 
 
 def _done(run_id: int) -> int:
