@@ -19,6 +19,7 @@ from store import config_store
 from store.catalogue_models import SyncUnit
 from store.models import SyncRun
 from tasks.catalogue import control, waits
+from tasks.catalogue.runs import QUEUED
 from workers import runtime
 
 PROCESS_NAMES = [p for p in PROCESSES if p != "order_status"]
@@ -119,7 +120,8 @@ def _watch(run_id: int, timeout: float) -> SyncRun:
         bar = progress.add_task("planning", total=None, counts="")
         while True:
             run = _row(run_id)
-            if not hinted and "planner_at" not in run.options and time.monotonic() - started > 15:
+            if (not hinted and run.status != QUEUED and "planner_at" not in run.options
+                    and time.monotonic() - started > 15):
                 hinted = True
                 progress.console.print(
                     "[yellow]no worker has picked the run up yet: is a worker serving the "
@@ -133,12 +135,13 @@ def _watch(run_id: int, timeout: float) -> SyncRun:
             counts = control.run_counts(run) + (f"; {waiting}" if waiting else "")
             progress.update(
                 bar,
-                description="syncing" if run.planned else "planning",
+                description=("in line" if run.status == QUEUED
+                             else "syncing" if run.planned else "planning"),
                 total=run.found if run.planned else None,
                 completed=done,
                 counts=counts,
             )
-            if run.status != "running" or time.monotonic() > deadline:
+            if run.status not in ("running", QUEUED) or time.monotonic() > deadline:
                 return run
             time.sleep(0.5)
 
@@ -205,6 +208,7 @@ def sync(
                 since=_since(since),
                 variation=variation,
                 dry_run=dry_run,
+                wait=not local,  # a local run cannot wait in line for the workers' one
             )
             run_id, status, reason = run.id, run.status, run.reason
     except control.ControlError as exc:
@@ -212,7 +216,9 @@ def sync(
     if status == "skipped":
         fail(f"not started: {reason}")
     out.print(f"run {run_id}: {name} on {conn}" + (" (dry run)" if dry_run else ""))
-    if local:
+    if status == QUEUED:
+        out.print(f"  {reason}; it starts when that run closes")
+    elif local:
         _run_locally(conn, run_id)
     else:
         from tasks.catalogue.tasks import start
@@ -222,7 +228,7 @@ def sync(
         return
     final = _watch(run_id, timeout)
     _report(final)
-    if final.status not in ("succeeded", "running"):
+    if final.status not in ("succeeded", "running", QUEUED):
         raise click.exceptions.Exit(1)
 
 

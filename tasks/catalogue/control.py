@@ -34,10 +34,12 @@ def start_run(
     since: datetime | None = None,
     variation: str | None = None,
     dry_run: bool = False,
+    wait: bool = True,
 ) -> SyncRun:
     """A run now, outside the schedule (its own slot, so it never collides with beat's).
 
-    A run of the same process still open is not doubled: the new one is recorded as skipped.
+    A run of the same process still open is not doubled: the new one waits in line behind it
+    (status "queued") and starts when it closes; a second ask while one waits is skipped.
     """
     if process not in PROCESSES:
         raise ControlError(f"unknown process {process!r}; one of {', '.join(PROCESSES)}")
@@ -49,7 +51,8 @@ def start_run(
     if variation is not None:
         options["variation"] = variation
     slot = f"{trigger}:{utcnow().strftime('%Y-%m-%dT%H:%M:%S')}:{uuid.uuid4().hex[:6]}"
-    run = runs.claim_slot(session, connection_id, process, slot, trigger=trigger, options=options)
+    run = runs.claim_slot(session, connection_id, process, slot, trigger=trigger,
+                          options=options, wait=wait)
     assert run is not None  # the slot is new by construction
     return run
 
@@ -152,6 +155,9 @@ def status_table(session: Session, connection_id: str) -> Any:
             waiting = waits.why(session, current)
             if waiting:
                 progress += f"; {waiting}"
+        in_line = runs.queued_run(session, connection_id, row.process)
+        if in_line is not None:
+            progress += f"; run {in_line.id} ({in_line.trigger}) waits in line behind it"
         failure = row.last_failure
         table.add_row(
             row.process,

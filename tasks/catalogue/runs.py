@@ -21,6 +21,9 @@ from store.models import SyncRun, utcnow
 from tasks.catalogue.leases import pending_until
 from tasks.catalogue.sql import among
 
+# a run asked for by hand while the process's run is open: it starts when that one closes
+QUEUED = "queued"
+
 __all__ = ["OPEN_RUN", "OPEN_UNIT", "UnitResult"]
 # Closed runs: succeeded, failed (some unit failed for good), skipped, timed_out, cancelled.
 CLOSED_OK = "succeeded"
@@ -58,11 +61,14 @@ def claim_slot(
     slot: str,
     trigger: str = "beat",
     options: dict[str, Any] | None = None,
+    wait: bool = False,
 ) -> SyncRun | None:
     """Insert the run of this slot, or None when the slot was claimed already.
 
     The unique (connection, process, slot) settles races between beats. When the previous
-    run of the process is still open, the slot is recorded as skipped, not started.
+    run of the process is still open, a scheduled slot is recorded as skipped, not started;
+    one asked to `wait` (a run asked for by hand) is queued behind it and started when it
+    closes (`promote`); one already waiting makes a second ask a skip.
     """
     previous = open_run(session, connection_id, process)
     run = SyncRun(
@@ -75,9 +81,16 @@ def claim_slot(
         # its planner is sent after the commit: until then its message has to start it
         planner_until=pending_until(),
     )
-    if previous is not None:
+    in_line = queued_run(session, connection_id, process) if wait else None
+    if previous is not None and wait and in_line is None:
+        run.status = QUEUED
+        run.reason = f"waits in line for run {previous.id} (slot {previous.slot}) to close"
+        run.planner_until = None
+    elif previous is not None:
         run.status = "skipped"
-        run.reason = f"previous run {previous.id} (slot {previous.slot}) is still open"
+        run.reason = (f"run {in_line.id} already waits in line for run {previous.id}"
+                      if in_line is not None else
+                      f"previous run {previous.id} (slot {previous.slot}) is still open")
         run.finished_at = utcnow()
     try:
         with session.begin_nested():
@@ -86,6 +99,38 @@ def claim_slot(
     except IntegrityError:
         return None
     return run
+
+
+def queued_run(session: Session, connection_id: str, process: str) -> SyncRun | None:
+    return session.execute(
+        select(SyncRun).where(SyncRun.connection_id == connection_id,
+                              SyncRun.process == process, SyncRun.status == QUEUED)
+        .order_by(SyncRun.id).limit(1)
+    ).scalar_one_or_none()
+
+
+def promote(session: Session, connection_id: str, process: str) -> int | None:
+    """The run waiting in line for this process starts once no run of it is open: its id (its
+    planner is to be sent after the commit), or None. One conditional UPDATE: of two callers
+    at once, one starts it."""
+    if open_run(session, connection_id, process) is not None:
+        return None
+    waiting = queued_run(session, connection_id, process)
+    if waiting is None:
+        return None
+    started = session.execute(
+        update(SyncRun).where(SyncRun.id == waiting.id, SyncRun.status == QUEUED)
+        .values(status="running", reason=None, started_at=utcnow(),
+                planner_until=pending_until())
+        .execution_options(synchronize_session=False))
+    return waiting.id if started.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+def queued_runs(session: Session) -> list[tuple[str, str]]:
+    """(connection, process) of every run waiting in line."""
+    return [(c, p) for c, p in session.execute(
+        select(SyncRun.connection_id, SyncRun.process).where(SyncRun.status == QUEUED)
+        .distinct())]
 
 
 def last_success(session: Session, connection_id: str, process: str, *also: str) -> SyncRun | None:

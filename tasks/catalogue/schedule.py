@@ -120,6 +120,10 @@ def sweep(run_timeout: timedelta, now: datetime | None = None) -> SweepReport:
             if aware(until) < now:
                 run.planner_until = leases.pending_until()
                 report.planners_resent.append(run.id)
+        for connection_id, process in runs.queued_runs(session):
+            promoted = runs.promote(session, connection_id, process)
+            if promoted is not None:
+                report.planners_resent.append(promoted)
         expired = leases.expired_units(session, now)
         leases.resend(session, expired, now)
         report.units_resent = [(u.connection_id, u.run_id, u.id) for u in expired]

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from clients.errors import RateLimitTimeout, RetryableError
 from store.models import SyncRun
-from tasks.catalogue import control, leases, planner, schedule, unit
+from tasks.catalogue import control, leases, planner, runs, schedule, unit
 from tasks.catalogue.registry import CATALOGUE_QUEUE, PROCESSES, planner_name, task_for, tier
 from workers import runtime
 from workers.celery_app import app
@@ -90,6 +90,8 @@ def _plan(self: Any, connection_id: str, run_id: int) -> bool:
         with runtime.db() as session:
             leases.renew_planner(session, run_id, leases.PENDING_GRACE)
         send_planner(connection_id, run_id, countdown=1)
+    else:
+        _next_in_line(connection_id, run_id)  # a run with nothing to do closes here
     return done
 
 
@@ -190,7 +192,20 @@ def sync_unit(self: Any, connection_id: str, run_id: int, unit_id: int) -> str:
         self.defer(countdown, f"connection {connection_id} runs its share of units already "
                               "(share.concurrency)")
     _follow_up(connection_id, run_id)
+    _next_in_line(connection_id, run_id)
     return outcome
+
+
+def _next_in_line(connection_id: str, run_id: int) -> None:
+    """When the run has just closed, the run waiting in line for its process starts now (the
+    sweeper would within a minute)."""
+    with runtime.db() as session:
+        run = session.get(SyncRun, run_id)
+        if run is None or run.status == "running":
+            return
+        promoted = runs.promote(session, connection_id, run.process)
+    if promoted is not None:
+        start(connection_id, promoted)
 
 
 def _follow_up(connection_id: str, run_id: int) -> None:

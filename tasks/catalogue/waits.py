@@ -79,6 +79,8 @@ def ahead_of(session: Session, run: SyncRun) -> Ahead | None:
 def why(session: Session, run: SyncRun) -> str | None:
     """`ahead_of` as a sentence, or None (also when Redis cannot be asked: the caller shows
     the rest of what it knows)."""
+    if run.status == runs.QUEUED:
+        return in_line(session, run)
     try:
         ahead = ahead_of(session, run)
     except (redis.RedisError, OSError, RuntimeError):
@@ -93,3 +95,14 @@ def why(session: Session, run: SyncRun) -> str | None:
         return None
     return (f"plans more once some of its connection's {waiting} queued unit(s) start "
             f"(its share: share.queued {room})")
+
+
+def in_line(session: Session, run: SyncRun) -> str:
+    """For a run waiting in line: which run it waits for, and how far along that one is."""
+    previous = runs.open_run(session, run.connection_id, run.process)
+    if previous is None:
+        return "waits in line: the run before it has closed, it starts within a minute"
+    done = previous.pushed + previous.unchanged + previous.skipped + previous.failed
+    progress = (f"{done}/{previous.found} variations done" if previous.planned
+                else f"{done} variations done, still planning")
+    return f"waits in line for run {previous.id} ({previous.trigger}, {progress})"
