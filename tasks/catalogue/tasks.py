@@ -91,7 +91,7 @@ def _plan(self: Any, connection_id: str, run_id: int) -> bool:
             leases.renew_planner(session, run_id, leases.PENDING_GRACE)
         send_planner(connection_id, run_id, countdown=1)
     else:
-        _next_in_line(connection_id, run_id)  # a run with nothing to do closes here
+        _if_closed(connection_id, run_id)  # a run with nothing to do closes here
     return done
 
 
@@ -191,32 +191,30 @@ def sync_unit(self: Any, connection_id: str, run_id: int, unit_id: int) -> str:
             leases.postpone_unit(session, unit_id, countdown)
         self.defer(countdown, f"connection {connection_id} runs its share of units already "
                               "(share.concurrency)")
-    _follow_up(connection_id, run_id)
-    _next_in_line(connection_id, run_id)
+    _if_closed(connection_id, run_id)
     return outcome
 
 
-def _next_in_line(connection_id: str, run_id: int) -> None:
-    """When the run has just closed, the run waiting in line for its process starts now (the
-    sweeper would within a minute)."""
+def _if_closed(connection_id: str, run_id: int) -> None:
+    """What follows a run that has just closed (nothing while it is open): the run waiting
+    in line for its process starts now (the sweeper would within a minute), and the
+    variations an item import created get their stock and prices."""
     with runtime.db() as session:
         run = session.get(SyncRun, run_id)
         if run is None or run.status == "running":
             return
         promoted = runs.promote(session, connection_id, run.process)
+        imported = (run.process == "item_import" and run.pushed > 0
+                    and not run.options.get("dry_run"))
     if promoted is not None:
         start(connection_id, promoted)
+    if imported:
+        _follow_up(connection_id, run_id)
 
 
 def _follow_up(connection_id: str, run_id: int) -> None:
     """Variations an item import created get their stock and prices now, not at the next
     daily full run: a full run (not deep) picks exactly the never-pushed ones."""
-    with runtime.db() as session:
-        run = session.get(SyncRun, run_id)
-        if run is None or run.process != "item_import" or run.status == "running":
-            return
-        if run.pushed == 0 or run.options.get("dry_run"):
-            return
     if not runtime.redis_client().set(
         f"spocc:{connection_id}:followed:{run_id}", "1", nx=True, ex=7 * 86_400
     ):
