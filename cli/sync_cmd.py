@@ -19,7 +19,7 @@ from store import config_store
 from store.catalogue_models import SyncUnit
 from store.models import SyncRun
 from tasks.catalogue import control, waits
-from tasks.catalogue.runs import QUEUED
+from tasks.catalogue.runs import QUEUED, settled
 from workers import runtime
 
 PROCESS_NAMES = [p for p in PROCESSES if p != "order_status"]
@@ -127,7 +127,7 @@ def _watch(run_id: int, timeout: float) -> SyncRun:
                     "[yellow]no worker has picked the run up yet: is a worker serving the "
                     "catalogue queue (`spocc worker -Q catalogue`)? Or use --local.[/]"
                 )
-            done = run.pushed + run.unchanged + run.skipped + run.failed
+            done = settled(run)
             if time.monotonic() >= next_why:  # what is ahead of it, every few seconds
                 next_why = time.monotonic() + 5
                 with runtime.db() as session:

@@ -16,7 +16,7 @@ from clients.status import connection_state
 from schemas.config import PROCESSES, ProcessesSchema
 from store.models import Connection, EventDelivery, SyncRun, utcnow
 from store.order_models import BLOCKED, FAILED, HELD, REFUSED, OrderState
-from tasks.catalogue import control
+from tasks.catalogue import control, runs
 from tasks.catalogue.slots import offset_minutes, slot_start
 
 ORDER_EVENTS = ("registration", "payment", "shipping_documents", "cancellation")
@@ -77,7 +77,7 @@ def processes(session: Session, row: Connection, now: datetime | None = None) ->
         if st.in_progress is not None:
             r = st.in_progress
             progress = Progress(
-                r.id, r.pushed + r.unchanged + r.skipped + r.failed, r.found, r.planned,
+                r.id, runs.settled(r), r.found, r.planned,
                 st.units_open, r.started_at,
             )
         skipped = session.execute(

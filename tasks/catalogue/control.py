@@ -149,7 +149,7 @@ def status_table(session: Session, connection_id: str) -> Any:
         current = row.in_progress
         progress = "-"
         if current is not None:
-            done = current.pushed + current.unchanged + current.skipped + current.failed
+            done = runs.settled(current)
             total = str(current.found) if current.planned else f"{current.found}+"
             progress = f"run {current.id}: {done}/{total}, {row.units_open} unit(s) open"
             waiting = waits.why(session, current)

@@ -101,6 +101,11 @@ def claim_slot(
     return run
 
 
+def settled(run: SyncRun) -> int:
+    """The run's keys dealt with so far, whatever the outcome (its progress)."""
+    return run.pushed + run.unchanged + run.skipped + run.failed
+
+
 def queued_run(session: Session, connection_id: str, process: str) -> SyncRun | None:
     return session.execute(
         select(SyncRun).where(SyncRun.connection_id == connection_id,

@@ -102,7 +102,7 @@ def in_line(session: Session, run: SyncRun) -> str:
     previous = runs.open_run(session, run.connection_id, run.process)
     if previous is None:
         return "waits in line: the run before it has closed, it starts within a minute"
-    done = previous.pushed + previous.unchanged + previous.skipped + previous.failed
+    done = runs.settled(previous)
     progress = (f"{done}/{previous.found} variations done" if previous.planned
                 else f"{done} variations done, still planning")
     return f"waits in line for run {previous.id} ({previous.trigger}, {progress})"
