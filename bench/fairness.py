@@ -70,10 +70,25 @@ def _run(run_id: int) -> Any:
         return session.get_one(SyncRun, run_id)
 
 
+def _delta(conn_id: str, ask_after: float = 0) -> tuple[str | None, Any]:
+    """Trigger a stock delta and wait for it (15 minutes at most): what was ahead of it
+    `ask_after` seconds after its trigger, and its closed run."""
+    from tasks.catalogue import waits
+    from workers import runtime
+
+    triggered = time.perf_counter()
+    delta = _start(conn_id, "stock_delta")
+    time.sleep(ask_after)
+    with runtime.db() as session:
+        why = waits.why(session, _run(delta))
+    while _run(delta).status == "running" and time.perf_counter() - triggered < 900:
+        time.sleep(0.2)
+    return why, _run(delta)
+
+
 def images_then_delta(env: BenchEnv, n: int) -> None:
     from sandboxes.plentyone.runner import start_background
     from sandboxes.spocc.runner import start as start_spocc
-    from tasks.catalogue import waits
     from tasks.catalogue.registry import CATALOGUE_QUEUE, tier
     from workers import queues, runtime
 
@@ -93,13 +108,8 @@ def images_then_delta(env: BenchEnv, n: int) -> None:
             queued_images = queues.depth(client, CATALOGUE_QUEUE) - queues.depth(
                 client, CATALOGUE_QUEUE, tier("stock_delta"))
             triggered = time.perf_counter()
-            delta = _start(conn_id, "stock_delta")
-            with runtime.db() as session:
-                why = waits.why(session, _run(delta))
-            while _run(delta).status == "running" and time.perf_counter() - triggered < 900:
-                time.sleep(0.2)
+            why, done = _delta(conn_id)
             took = time.perf_counter() - triggered
-            done = _run(delta)
             still = _run(images)
             row("variations the delta changed", f"{changed:,}")
             row("image messages queued at its trigger", f"{queued_images:,}")
@@ -126,8 +136,6 @@ def _writes(url: str) -> tuple[int, int]:
 def two_on_a_plan(env: BenchEnv, n: int, plan: str, small: int = 5000) -> None:
     from sandboxes.plentyone.runner import start_background
     from sandboxes.spocc.runner import start as start_spocc
-    from tasks.catalogue import waits
-    from workers import runtime
 
     writes_a_minute = int(plan.split("/")[1])
     print(f"two connections on the plan {plan} (reads/writes a minute): A's full run of "
@@ -149,14 +157,8 @@ def two_on_a_plan(env: BenchEnv, n: int, plan: str, small: int = 5000) -> None:
                                     timeout=30).json()["count"]
             before_a = _writes(str(plenty_a.url))
             triggered = time.perf_counter()
-            delta = _start(b, "stock_delta")
-            time.sleep(2)
-            with runtime.db() as session:
-                why = waits.why(session, _run(delta))
-            while _run(delta).status == "running" and time.perf_counter() - triggered < 900:
-                time.sleep(0.2)
+            why, done = _delta(b, ask_after=2)
             took = time.perf_counter() - triggered
-            done = _run(delta)
             time.sleep(max(0.0, triggered + 180 - time.perf_counter()))
             after_a = _writes(str(plenty_a.url))
             a_writes = after_a[0] - before_a[0]
