@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
 
 
 @lru_cache(maxsize=8)
@@ -84,3 +88,25 @@ def database_blip(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__
     return False
+
+
+# Pauses before the second and third try: together longer than a connection takes to be
+# replaced, far shorter than a task's time limit.
+_BLIP_PAUSES = (0.2, 0.8)
+
+
+def blip_proof(url: str, work: Callable[[Session], T]) -> T:
+    """`work` in a unit of work of its own, tried again on a fresh connection when the
+    database dropped the one it had (terminated, restarted, between checkout and query):
+    for bookkeeping whose loss a caller would take for the work's failure. Each try is one
+    transaction, so a failed try leaves nothing behind; the last try's error is raised."""
+    for pause in _BLIP_PAUSES:
+        try:
+            with session_scope(url) as session:
+                return work(session)
+        except Exception as exc:
+            if not database_blip(exc):
+                raise
+        time.sleep(pause)
+    with session_scope(url) as session:
+        return work(session)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import TypeVar
 
 import redis as redis_lib
 from sqlalchemy import Connection as SqlConnection
@@ -18,10 +19,12 @@ from sqlalchemy.orm import Session
 from schemas.config import ConnectionConfig
 from schemas.secret import Secret
 from store import config_store
-from store.db import get_engine, session_scope
+from store.db import blip_proof, get_engine, session_scope
 from store.models import Connection
 from store.secrets import SecretBox, new_key
 from workers.settings import Settings, load_settings
+
+T = TypeVar("T")
 
 
 @lru_cache(maxsize=1)
@@ -42,6 +45,12 @@ def reset() -> None:
 def db() -> Iterator[Session]:
     with session_scope(settings().database_url) as session:
         yield session
+
+
+def db_blip_proof(work: Callable[[Session], T]) -> T:
+    """`work` in a unit of work of its own, tried again when the database dropped its
+    connection (`store.db.blip_proof`)."""
+    return blip_proof(settings().database_url, work)
 
 
 @lru_cache(maxsize=1)

@@ -44,6 +44,8 @@ R_co = TypeVar("R_co", covariant=True)
 REPLAY_HEADER = "spocc_replay_of"
 # An attempt still "running" this long after the hard time limit has no process any more.
 _GRACE = timedelta(seconds=60)
+# A message that found the database away (after a few tries) comes back this much later.
+_DATABASE_AWAY_COUNTDOWN = 5.0
 
 
 class PoisonMessage(Exception):
@@ -84,8 +86,7 @@ class SpoccRequest(Request):
 
 def _ended_by_worker(task_id: str, outcome: str, error: str) -> None:
     try:
-        with runtime.db() as session:
-            attempts.ended_by_worker(session, task_id, outcome, error)
+        runtime.db_blip_proof(lambda s: attempts.ended_by_worker(s, task_id, outcome, error))
     except Exception:  # the main process must go on; the next execution counts it as lost
         logger.warning("could not record %s of %s", outcome, task_id, exc_info=True)
 
@@ -156,7 +157,8 @@ class SpoccTask(Task):
         http_exchange.clear()  # what an earlier task in this process called is not ours
         subject = self.subject_of(args, kwargs)
         replay_of = self._replay_of()
-        with runtime.db() as session:
+
+        def open_attempt(session: Any) -> tuple[attempts.Tally, int]:
             tally = attempts.tally(
                 session,
                 task_id=task_id,
@@ -168,12 +170,28 @@ class SpoccTask(Task):
                 session, task_id, self.name, self.connection_of(args, kwargs),
                 self.delivery_of(args, kwargs), subject,
             )
+            return tally, attempt_id
+
+        try:
+            tally, attempt_id = runtime.db_blip_proof(open_attempt)
+        except Exception as exc:
+            if not database_blip(exc):
+                raise
+            # Nothing ran and nothing can be recorded. A failure would be removed from the
+            # queue with no letter written (the letter needs the database too), so the
+            # message comes back instead, as often as it takes.
+            self._database_away(replay_of, exc)
         if tally.total >= runtime.settings().attempt_cap:
             cause = tally.cause()
-            self._finish(attempt_id, "poison", started, cause)
-            # the letter counts the subject's attempts once, however often it is refused
-            self._dead_letter(args, kwargs, PoisonMessage(cause), tally.total,
-                              counted=replay_of is None)
+            try:
+                self._finish(attempt_id, "poison", started, cause)
+                # the letter counts the subject's attempts once, however often it is refused
+                self._dead_letter(args, kwargs, PoisonMessage(cause), tally.total,
+                                  counted=replay_of is None)
+            except Exception as exc:
+                if not database_blip(exc):
+                    raise
+                self._database_away(replay_of, exc)
             return None
         try:
             try:
@@ -198,7 +216,7 @@ class SpoccTask(Task):
             raise
         # Anything else (SystemExit on the SIGTERM before the hard time limit's SIGKILL, a
         # shutdown) leaves the attempt running: the main process records what ended it.
-        with runtime.db() as session:
+        def close_attempt(session: Any) -> None:
             attempts.finish(session, attempt_id, attempts.SUCCESS, started)
             if subject is not None:
                 dead_letters.resolve_subject(
@@ -206,7 +224,24 @@ class SpoccTask(Task):
                 )
             if replay_of is not None:
                 dead_letters.resolve_replayed(session, task_id)
+
+        try:
+            runtime.db_blip_proof(close_attempt)
+        except Exception as exc:
+            if not database_blip(exc):
+                raise
+            # The work is done: failing it now would have it dead-lettered or done twice.
+            # Its attempt stays "running" until a later execution of the subject marks it.
+            logger.warning("%s succeeded but its attempt could not be recorded: %s",
+                           self.name, _describe(exc))
         return result
+
+    def _database_away(self, replay_of: int | None, exc: BaseException) -> NoReturn:
+        countdown = _DATABASE_AWAY_COUNTDOWN + random.uniform(0.0, 2.0)
+        logger.warning("%s not started, the database is away (%s): sent again in %.0f s",
+                       self.name, _describe(exc), countdown)
+        self._send_again(countdown, replay_of)
+        raise Ignore("the database is away") from None
 
     def _send_again(self, countdown: float, replay_of: int | None) -> None:
         """The same message later: same task id, arguments and retry count."""
@@ -231,10 +266,12 @@ class SpoccTask(Task):
     def _finish(
         self, attempt_id: int, outcome: str, started: datetime, error: str | None = None
     ) -> None:
-        with runtime.db() as session:
+        def record(session: Any) -> None:
             attempts.finish(session, attempt_id, outcome, started, error)
             if outcome != "success":
                 _keep_exchange(session, attempt_id=attempt_id)
+
+        runtime.db_blip_proof(record)
 
     def on_failure(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
@@ -250,8 +287,17 @@ class SpoccTask(Task):
             logger.warning("%s met %s; beat sends it again at its next tick",
                            self.name, _describe(exc))
             return
-        self._dead_letter(tuple(args or ()), dict(kwargs or {}), exc,
-                          (self.request.retries or 0) + 1)
+        try:
+            self._dead_letter(tuple(args or ()), dict(kwargs or {}), exc,
+                              (self.request.retries or 0) + 1)
+        except Exception as letter_exc:
+            if not database_blip(letter_exc):
+                raise
+            # The failed message is removed from the queue: without its letter it would be
+            # lost. It comes back, fails again and is lettered once the database is back.
+            logger.warning("%s failed (%s) and its letter could not be written: %s",
+                           self.name, _describe(exc), _describe(letter_exc))
+            self._send_again(_DATABASE_AWAY_COUNTDOWN, self._replay_of())
 
     def _dead_letter(
         self,
@@ -263,7 +309,7 @@ class SpoccTask(Task):
     ) -> None:
         delivery_info = self.request.delivery_info or {}
         queue = delivery_info.get("routing_key") or TASK_QUEUES.get(self.name, "default")
-        with runtime.db() as session:
+        def add(session: Any) -> None:
             letter = dead_letters.add(
                 session,
                 task_name=self.name,
@@ -280,6 +326,8 @@ class SpoccTask(Task):
             )
             _keep_exchange(session, dead_letter_id=letter.id)
             self.on_dead_letter(session, letter.id, args, kwargs, exc)
+
+        runtime.db_blip_proof(add)
 
     def on_dead_letter(
         self,

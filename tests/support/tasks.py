@@ -8,6 +8,8 @@ import time
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy import Engine, event
+from sqlalchemy.engine import make_url
 
 from clients.errors import ServerError
 from store import idempotency
@@ -128,3 +130,45 @@ def periodic_blip(self: Any, token: str, blips: int) -> None:
                 other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         session.execute(text("SELECT 1"))
     client.set(f"test:blip:{token}:done", "1")
+
+
+# The bookkeeping statement whose connection the next `spocc.test.cut` in this process has
+# terminated under it: the tally that opens an execution, or the record that closes it.
+_ARMED: dict[str, str] = {}
+_CUT_AT = {"open": "started_at <", "close": "duration_ms="}
+
+
+class CutTask(TokenTask):
+    abstract = True
+
+    def subject_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+        # Called just before the task's bookkeeping opens the execution.
+        token, at = kwargs.get("token"), kwargs.get("at")
+        if isinstance(token, str) and isinstance(at, str):
+            _ARMED.update(token=token, at=at)
+        return super().subject_of(args, kwargs)
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _cut_bookkeeping(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+    """Terminates this connection's backend just before the armed statement runs on it (as
+    a PostgreSQL restart or `pg_terminate_backend` between checkout and query does), as
+    many times as `test:cut:<token>` says."""
+    at = _ARMED.get("at")
+    if at is None or not statement.startswith("UPDATE attempts") or _CUT_AT[at] not in statement:
+        return
+    if int(runtime.redis_client().decr(f"test:cut:{_ARMED['token']}")) < 0:
+        _ARMED.clear()
+        return
+    import psycopg
+
+    pid = conn.connection.dbapi_connection.info.backend_pid
+    plain = make_url(runtime.settings().database_url).set(drivername="postgresql")
+    with psycopg.connect(plain.render_as_string(hide_password=False), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+
+
+@spocc_task("spocc.test.cut", queue="default", base=CutTask, max_retries=0)
+def cut(self: Any, token: str, at: str) -> None:
+    """Counts its runs; its bookkeeping's connection is cut under it (see `CutTask`)."""
+    runtime.redis_client().incr(f"test:cut:{token}:runs")
