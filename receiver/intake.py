@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from receiver import accept as accepting
+from receiver import sent_events
 from schemas.config import ConnectionConfig
 from schemas.webhooks import EVENTS
 from store.config_store import UnknownConnection
@@ -200,6 +201,7 @@ def _enqueue(event: str, connection_id: str, delivery_id: int) -> None:
             EVENTS[event],
             kwargs={"connection_id": connection_id, "delivery_id": delivery_id},
             queue="orders",
+            event_dispatcher=sent_events.dispatcher(celery),
         )
     except Exception:
         log.warning("event %s recorded but not enqueued; the sweeper will send it",

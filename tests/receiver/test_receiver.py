@@ -218,3 +218,55 @@ def test_connections_the_database_dropped_cost_no_request(receiver, hook_connect
                for order in range(20)]
     assert [a.status_code for a in answers] == [200] * 20, [a.text for a in answers]
     assert len(deliveries(hook_connection)) == 40
+
+
+def test_every_accepted_event_reaches_the_event_stream_as_task_sent(
+        receiver, hook_connection, spocc_env):
+    """The receiver batches its task-sent events (receiver/sent_events.py): Flower and the
+    exporter still see one per enqueued task, within a second or so."""
+    import threading
+
+    from workers.celery_app import app
+
+    seen: dict[str, dict[str, Any]] = {}
+    stop = threading.Event()
+
+    def on_sent(event: dict[str, Any]) -> None:
+        if hook_connection in str(event.get("kwargs")):
+            seen[event["uuid"]] = event
+
+    def capture() -> None:
+        with app.connection_for_read() as connection:
+            stream = app.events.Receiver(connection, handlers={"task-sent": on_sent})
+            for _ in stream.itercapture(limit=None, timeout=None, wakeup=False):
+                if stop.is_set():
+                    break
+
+    threading.Thread(target=capture, daemon=True).start()
+    url = receiver.hook(hook_connection, "order-registered")
+    try:
+        # Pub/sub keeps nothing for a late subscriber: warm up until ours is listening.
+        probe = 9_000
+        deadline = time.monotonic() + 30
+        while not seen:
+            assert time.monotonic() < deadline, "no task-sent event reached the stream"
+            probe += 1
+            requests.post(url, json={"orderId": probe}, headers=BEARER, timeout=10)
+            time.sleep(0.3)
+        time.sleep(1.5)
+        before = set(seen)
+        ids = [requests.post(url, json={"orderId": 4_000 + i}, headers=BEARER,
+                             timeout=10).json()["eventId"] for i in range(10)]
+        wait_until_sent = time.monotonic() + 10
+        while time.monotonic() < wait_until_sent:
+            fresh = [e for k, e in seen.items() if k not in before]
+            if len(fresh) >= 10:
+                break
+            time.sleep(0.1)
+    finally:
+        stop.set()
+    fresh = [e for k, e in seen.items() if k not in before]
+    assert sorted(int(str(e["kwargs"]).split("'delivery_id': ")[1].rstrip("}"))
+                  for e in fresh) == sorted(ids)
+    assert {e["name"] for e in fresh} == {"spocc.orders.register"}
+    assert {e["queue"] for e in fresh} == {"orders"}
