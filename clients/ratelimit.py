@@ -305,7 +305,10 @@ class RateLimiter:
             if wait <= 0:
                 return time.monotonic() - started
             waited = time.monotonic() - started
-            if timeout is not None and waited + min(wait, cap) > timeout:
+            # The wait is the budget's own answer (its reset, a 429's Retry-After, the end
+            # of the orders' reserve): when it is further off than the caller will wait,
+            # sleeping first would only hold a worker that other work could use.
+            if timeout is not None and waited + wait > timeout:
                 raise RateLimitTimeout(
                     f"no {priority} slot in rate budget {self.key} within {timeout:.1f}s",
                     retry_after=wait,

@@ -398,7 +398,8 @@ class SpoccClient:
         if statuses:
             params["status"] = [int(s) for s in statuses]
         return Delta(
-            self, TRANSACTION, "/orders", OrderSchema, params, changed_since, page_size, ORDERS
+            self, TRANSACTION, "/orders", OrderSchema, params, changed_since, page_size,
+            self.priority,
         )
 
     def order_status(self, spocc_order_id: str) -> dict[str, Any]:
@@ -408,7 +409,6 @@ class SpoccClient:
                 "GET",
                 f"/orders/{spocc_order_id}/status",
                 schema=OrderStatusSchema,
-                priority=ORDERS,
             )
         )
 

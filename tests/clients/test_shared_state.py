@@ -14,7 +14,7 @@ import pytest
 import redis as redislib
 
 from clients.breaker import BreakerSettings, CircuitBreaker
-from clients.errors import CircuitOpen, ServerError
+from clients.errors import CircuitOpen, RateLimitTimeout, ServerError
 from clients.http import RetryPolicy
 from clients.plentyone import PlentyOneClient
 from clients.ratelimit import CATALOGUE, ORDERS, LimiterSettings, RateLimiter
@@ -260,3 +260,26 @@ def test_status_reads_breaker_budgets_and_token_without_credentials(
     assert plenty["reads"]["limit"] == 280  # learned from the X-Plenty headers
     assert plenty["token"] == "present"
     assert state["spocc-transaction-service"]["breaker"]["state"] == "closed"
+
+
+def test_a_wait_longer_than_the_timeout_hands_back_at_once(
+    redis_conn: redislib.Redis, prefix: str
+) -> None:
+    """Issue 10: no worker sleeps on a budget that other work could use. When the budget's
+    next slot is further off than the caller will wait, `acquire` says so at once, with the
+    wait, instead of sleeping out its whole timeout first."""
+    settings = LimiterSettings(default_limit=4, window_seconds=30, margin_ratio=0,
+                               margin_min=0)
+    limiter = RateLimiter(redis_conn, prefix + "rl", settings)
+    while limiter.try_acquire(ORDERS) == 0:
+        pass
+    for priority in (ORDERS, CATALOGUE):
+        started = time.monotonic()
+        with pytest.raises(RateLimitTimeout) as raised:
+            limiter.acquire(priority, timeout=5.0)
+        assert time.monotonic() - started < 0.5, priority
+        assert 25 < (raised.value.retry_after or 0) <= 30  # the window's reset
+    # a wait within the timeout is still slept out, in short steps
+    redis_conn.delete(prefix + "rl")
+    limiter.block_for(0.3)
+    assert 0.2 < limiter.acquire(ORDERS, timeout=5.0) < 1.0

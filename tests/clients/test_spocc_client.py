@@ -124,6 +124,23 @@ def test_order_lifecycle_register_pay_ship_return(
     assert [o["spoccOrderId"] for o in client.orders(statuses=[18])] == [sid]
 
 
+def test_a_status_read_takes_its_budget_at_the_clients_priority(
+    spocc_sandbox: Callable[..., Any], spocc_client: Callable[..., SpoccClient]
+) -> None:
+    """The status poll's checks read with a catalogue-priority client: their calls count in
+    the catalogue's share of the window, so the orders' reserve stays for registrations
+    (issue 10: the poll's listing and checks never delay an order event)."""
+    running = spocc_sandbox()
+    orders = spocc_client(running.url, priority="orders")
+    sid = orders.register_order(_order(_in_stock(orders), 4721),
+                                idempotency_key="ev-1:register")["spoccOrderId"]
+    poll = spocc_client(running.url, priority="catalogue")
+    before = poll.limiters[TRANSACTION].state().get("cat_used", 0)
+    assert poll.order_status(sid)["status"] == 1
+    assert [o["spoccOrderId"] for o in poll.orders(statuses=[1])] == [sid]  # the listing
+    assert poll.limiters[TRANSACTION].state()["cat_used"] == before + 2
+
+
 def test_same_key_replays_and_a_second_key_for_the_same_order_is_a_conflict(
     spocc_sandbox: Callable[..., Any], spocc_client: Callable[..., SpoccClient]
 ) -> None:
