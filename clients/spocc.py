@@ -398,8 +398,7 @@ class SpoccClient:
         if statuses:
             params["status"] = [int(s) for s in statuses]
         return Delta(
-            self, TRANSACTION, "/orders", OrderSchema, params, changed_since, page_size,
-            self.priority,
+            self, TRANSACTION, "/orders", OrderSchema, params, changed_since, page_size, None
         )
 
     def order_status(self, spocc_order_id: str) -> dict[str, Any]:
