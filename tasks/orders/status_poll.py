@@ -162,7 +162,7 @@ def _record(conn: ConnectionConfig, state: OrderState, owner: str,
             writeback_id = outbox.queue(session, conn.id, state.plenty_order_id, writeback[0],
                                         writeback[1], tracking=writeback[2])
     if writeback_id is not None:
-        enqueue_writeback(conn.id, writeback_id)
+        enqueue_writeback(conn.id, writeback_id, priority=CHECKS)
     return "unchanged" if writeback is None else "pushed"
 
 

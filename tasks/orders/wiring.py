@@ -68,9 +68,12 @@ def enqueue(event_type: str, connection_id: str, delivery_id: int,
 
 
 def enqueue_writeback(connection_id: str, writeback_id: int,
-                      countdown: float | None = None) -> None:
+                      countdown: float | None = None, priority: int = 0) -> None:
+    """Send a status write-back. An order event's goes at 0, beside the events; the status
+    poll's at the checks' priority, so a burst of shipped orders never queues ahead of a
+    registration."""
     from workers.celery_app import app
 
     app.send_task(WRITEBACK_TASK,
                   kwargs={"connection_id": connection_id, "writeback_id": writeback_id},
-                  queue="orders", countdown=countdown)
+                  queue="orders", countdown=countdown, priority=priority)

@@ -141,7 +141,7 @@ def _written(row: OrderWriteback, owner: str) -> str:
         again = session.execute(select(OrderWriteback.state).where(
             OrderWriteback.id == row.id)).scalar_one() == PENDING
     if again:  # a newer outcome came while we wrote: write it too
-        enqueue_writeback(row.connection_id, row.id)
+        enqueue_writeback(row.connection_id, row.id, priority=_own_priority())
         return "again"
     return "done"
 
@@ -165,10 +165,19 @@ def _failed(row: OrderWriteback, owner: str, exc: BaseException) -> str:
                     next_attempt_at=now + timedelta(seconds=wait))
             .execution_options(synchronize_session=False))
     if wait <= COUNTDOWN_MAX:
-        enqueue_writeback(row.connection_id, row.id, countdown=wait)
+        enqueue_writeback(row.connection_id, row.id, countdown=wait, priority=_own_priority())
     log.info("status write-back %s of order %s failed (%s); again in %.0f s", row.id,
              row.plenty_order_id, error, wait)
     return "retrying"
+
+
+def _own_priority() -> int:
+    """The priority this write-back's message came at: sent again, it keeps its tier."""
+    from celery import current_task
+
+    info = getattr(getattr(current_task, "request", None), "delivery_info", None) or {}
+    priority = info.get("priority")
+    return priority if isinstance(priority, int) else 0
 
 
 def _record_dead(row: OrderWriteback, owner: str, error: str) -> None:
@@ -189,7 +198,8 @@ class WritebackTask(SpoccTask):
         if database_blip(exc) and isinstance((kwargs or {}).get("writeback_id"), int):
             log.warning("write-back %s met a broken database connection; sent again",
                         kwargs["writeback_id"])
-            enqueue_writeback(kwargs["connection_id"], kwargs["writeback_id"], countdown=2)
+            enqueue_writeback(kwargs["connection_id"], kwargs["writeback_id"], countdown=2,
+                              priority=_own_priority())
             return
         super().on_failure(exc, task_id, args, kwargs, einfo)
 

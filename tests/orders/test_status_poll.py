@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from store import purge
 from store.models import SyncRun
@@ -72,3 +73,41 @@ def test_a_failed_check_fails_the_poll_and_its_window_is_listed_again(conn_id: s
     with runtime.db() as session:
         assert session.get(SyncRun, third).status == "succeeded"
         assert since(session, conn_id) == "2026-12-01T10:38:00.000000Z"
+
+
+@ON_BOTH_DATABASES
+def test_the_polls_write_back_waits_in_the_checks_tier_behind_order_events(
+        conn_id: str) -> None:
+    """Issue 10 item 3: what the poll found is written back to PlentyONE at the checks'
+    priority, so a burst of shipped orders never queues ahead of a registration (sent at 0)."""
+    from store import config_store
+    from store.order_models import OrderWriteback
+    from tasks.orders.status_poll import CHECKS, _record
+    from tests.conftest import connection_document
+    from workers import queues
+
+    with runtime.db() as session:
+        config_store.apply(session, runtime.secret_box(),
+                           connection_document(conn_id, "http://127.0.0.1:9", "http://127.0.0.1:9"))
+        state = OrderState(connection_id=conn_id, plenty_order_id=41, open=True,
+                           spocc_order_id="SO41", lease_owner="poll-1",
+                           lease_until=datetime(2100, 1, 1, tzinfo=UTC))
+        session.add(state)
+    conn = runtime.connection(conn_id)
+    assert _record(conn, state, "poll-1", {"status": 7, "trackingNumber": "T41",
+                                           "carrier": "DHL"}) == "pushed"
+    with runtime.db() as session:
+        writeback_id = session.execute(select(OrderWriteback.id).where(
+            OrderWriteback.connection_id == conn_id)).scalar_one()
+    client = runtime.redis_client()
+    try:
+        where = {key: [m for m in client.lrange(key, 0, -1)
+                       if (queues.call_of(m) or ([], {}))[1].get("writeback_id") == writeback_id]
+                 for key in queues.keys("orders")}
+        for key in where:
+            for message in where[key]:
+                client.lrem(key, 0, message)
+    finally:
+        client.close()
+    step = queues.keys("orders")[queues.PRIORITY_STEPS.index(CHECKS)]
+    assert {k: len(v) for k, v in where.items() if v} == {step: 1}
