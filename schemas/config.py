@@ -356,16 +356,11 @@ class ConnectionSchema(_Strict):
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> ConnectionConfig:
-        defaults = {
-            "webhooks": WebhooksSchema().load({}),
-            "acceptance": AcceptanceSchema().load({}),
-            "rules": RulesSchema().load({}),
-            "processes": ProcessesSchema().load({}),
-            "share": ShareSchema().load({}),
-        }
-        for key, default in defaults.items():
+        defaults = {"webhooks": WebhooksSchema, "acceptance": AcceptanceSchema,
+                    "rules": RulesSchema, "processes": ProcessesSchema, "share": ShareSchema}
+        for key, schema in defaults.items():
             if isinstance(data.get(key), dict) and not data[key]:
-                data[key] = default
+                data[key] = schema().load({})
         data["name"] = data.get("name") or data["id"]
         return ConnectionConfig(**data)
 
@@ -431,8 +426,14 @@ def load_config(document: Any) -> list[ConnectionConfig]:
 
 def load_connection(document: Mapping[str, Any]) -> ConnectionConfig:
     """One stored connection (secrets merged in by the config store)."""
-    loaded: ConnectionConfig = ConnectionSchema(unknown=EXCLUDE).load(_upgrade(document))
+    loaded: ConnectionConfig = _STORED.load(_upgrade(document))
     return loaded
+
+
+# One instance for every stored connection: building a schema builds its nested ones, which
+# was most of a load's time (beat's first tick loads every connection). A load keeps no
+# state on the instance, so threads share it.
+_STORED = ConnectionSchema(unknown=EXCLUDE)
 
 
 _DECIMAL_TEXT = re.compile(r"^\d{1,12}(\.\d{1,4})?$")

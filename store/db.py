@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -110,3 +111,9 @@ def blip_proof(url: str, work: Callable[[Session], T]) -> T:
         time.sleep(pause)
     with session_scope(url) as session:
         return work(session)
+
+
+def insert_for(session: Session) -> Any:
+    """The dialect's INSERT (it has ON CONFLICT DO NOTHING) for the session's database."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" \
+        else sqlite.insert

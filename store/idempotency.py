@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from store.db import insert_for
 from store.models import IdempotencyKey, utcnow
 
 DEFAULT_TTL = timedelta(hours=96)
@@ -64,10 +64,8 @@ def claim(
         "created_at": now,
         "expires_at": now + ttl,
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
-        insert(IdempotencyKey)
+        insert_for(session)(IdempotencyKey)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["connection_id", "scope", "key"])
         .returning(IdempotencyKey.id)

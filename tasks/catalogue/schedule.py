@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schemas.config import ConfigError
@@ -19,6 +19,7 @@ from store.secrets import SecretKeyError
 from tasks.catalogue import leases, runs
 from tasks.catalogue.registry import PROCESSES, task_for
 from tasks.catalogue.slots import offset_minutes, slot_key
+from tasks.catalogue.sql import among
 from workers import runtime
 
 log = logging.getLogger(__name__)
@@ -62,26 +63,29 @@ def tick(now: datetime | None = None) -> list[Started]:
                 wanted.append((row.id, process,
                                slot_key(now, interval, offset_minutes(row.id, interval))))
         taken = _claimed(session, wanted)
-        for connection_id, process, slot in wanted:
-            if (connection_id, process, slot) in taken:
-                continue
-            run = runs.claim_slot(session, connection_id, process, slot)
-            if run is not None and run.status == "running":
-                task, queue = task_for(process)
-                started.append(Started(connection_id, process, run.id, task, queue))
+        for run in runs.claim_scheduled(session, [w for w in wanted if w not in taken]):
+            if run.status == "running":
+                task, queue = task_for(run.process)
+                started.append(Started(run.connection_id, run.process, run.run_id, task,
+                                       queue))
     return started
 
 
 def _claimed(session: Session, slots: list[tuple[str, str, str]], chunk: int = 500
              ) -> set[tuple[str, str, str]]:
-    """Which of these (connection, process, slot) have their run already (the unique key's
-    index answers)."""
+    """Which of these (connection, process, slot) have their run already.
+
+    Read by connection and slot, each an `IN` list the unique key's index answers, then
+    matched here: a row-value `IN` of 500 triples was planned as a scan comparing every
+    stored run with every triple (0.4 s a chunk at 1,000 connections)."""
     found: set[tuple[str, str, str]] = set()
-    key = tuple_(SyncRun.connection_id, SyncRun.process, SyncRun.slot)
     for start in range(0, len(slots), chunk):
-        rows = session.execute(select(SyncRun.connection_id, SyncRun.process, SyncRun.slot)
-                               .where(key.in_(slots[start:start + chunk]))).all()
-        found.update((r[0], r[1], r[2]) for r in rows)
+        part = set(slots[start:start + chunk])
+        rows = session.execute(
+            select(SyncRun.connection_id, SyncRun.process, SyncRun.slot)
+            .where(among(SyncRun.connection_id, sorted({c for c, _, _ in part})),
+                   among(SyncRun.slot, sorted({s for _, _, s in part})))).all()
+        found.update(key for key in ((r[0], r[1], r[2]) for r in rows) if key in part)
     return found
 
 

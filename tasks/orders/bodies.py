@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from schemas.secret import Secret
+from store.db import insert_for
 from store.models import utcnow
 from store.order_models import SpoccRequest
-from tasks.orders.lease import insert_for
 from workers import runtime
 
 

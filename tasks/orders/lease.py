@@ -21,12 +21,11 @@ import logging
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from store.db import insert_for
 from store.models import EventDelivery, utcnow
 from store.order_models import OrderState
 from workers import runtime
@@ -42,12 +41,6 @@ def aware(value: datetime) -> datetime:
 def new_owner(what: str) -> str:
     """A lease owner: what runs (e.g. `d42`) and a token of this run."""
     return f"{what}:{uuid.uuid4().hex[:20]}"
-
-
-def insert_for(session: Session) -> Any:
-    """The dialect's INSERT (with ON CONFLICT DO NOTHING) for the session's database."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" \
-        else sqlite.insert
 
 
 def ensure_state(session: Session, connection_id: str, order_id: int,

@@ -23,10 +23,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from clients.errors import PermanentError, RetryableError
-from store.db import database_blip
+from store.db import database_blip, insert_for
 from store.models import utcnow
 from store.order_models import DEAD, DONE, PENDING, OrderState, OrderWriteback
-from tasks.orders.lease import insert_for, new_owner
+from tasks.orders.lease import new_owner
 from tasks.orders.wiring import WRITEBACK_TASK, enqueue_writeback, writeback_client
 from workers import runtime
 from workers.task_base import SpoccTask, spocc_task

@@ -120,6 +120,33 @@ def test_a_slot_whose_previous_run_is_open_is_recorded_as_skipped(
     assert rows[1].reason is not None and f"previous run {rows[0].id}" in rows[1].reason
 
 
+@ON_BOTH_DATABASES
+def test_the_batched_claim_leaves_out_a_slot_another_beat_inserted_first(
+    make_connection: Callable[..., str],
+) -> None:
+    """Between the tick's read of the claimed slots and its INSERT another beat may claim
+    one: that slot is left to it, the rest are claimed, and each run's fields are a beat
+    run's (the batch writes them in one statement on PostgreSQL, row by row on SQLite)."""
+    from tasks.catalogue import runs
+
+    conn_id = make_connection(processes=only("stock_delta", "attributes", "images"))
+    with runtime.db() as session:
+        session.add(SyncRun(connection_id=conn_id, process="attributes", slot="s-1"))
+    with runtime.db() as session:
+        claimed = runs.claim_scheduled(session, [(conn_id, "stock_delta", "s-1"),
+                                                 (conn_id, "attributes", "s-1"),
+                                                 (conn_id, "images", "s-1")], chunk=2)
+    assert sorted((c.process, c.status) for c in claimed) == [
+        ("images", "running"), ("stock_delta", "running")]
+    rows = {r.process: r for r in runs_of(conn_id)}
+    assert len(rows) == 3 and {r.slot for r in rows.values()} == {"s-1"}
+    delta = rows["stock_delta"]
+    assert (delta.trigger, delta.options, delta.pushed, delta.planned) == ("beat", {}, 0, False)
+    assert delta.planner_until is not None and delta.planner_until.tzinfo is not None
+    assert delta.finished_at is None and delta.reason is None
+    assert next(c for c in claimed if c.process == "stock_delta").run_id == delta.id
+
+
 def test_interval_change_and_process_switch_take_effect_at_the_next_tick(
     spocc_env: SpoccEnv, make_connection: Callable[..., str]
 ) -> None:
