@@ -165,6 +165,17 @@ def contract_message(call: str, messages: Any) -> str:
     return f"{call}: " + "; ".join(flat)
 
 
+_SCHEMAS: dict[type[Schema], Schema] = {}
+
+
+def schema_of(cls: type[Schema]) -> Schema:
+    """One instance of each answer schema for every client of the process."""
+    inst = _SCHEMAS.get(cls)
+    if inst is None:
+        inst = _SCHEMAS[cls] = cls()
+    return inst
+
+
 def load(schema: Schema, data: Any, *, many: bool, call: str, api: str = "") -> Any:
     """Validate and convert an answer; a contract breach is a ContractError naming the field."""
     try:

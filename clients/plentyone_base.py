@@ -18,7 +18,7 @@ from marshmallow import Schema
 
 from clients.breaker import BreakerSettings, CircuitBreaker
 from clients.errors import ContractError
-from clients.http import HttpClient, RetryPolicy, Timeouts, load
+from clients.http import HttpClient, RetryPolicy, Timeouts, load, schema_of
 from clients.ratelimit import CATALOGUE, ORDERS, LimiterSettings, RateLimiter
 from clients.status import scope as key_scope
 from clients.tokens import SharedToken
@@ -28,15 +28,6 @@ from schemas.secret import Secret
 API = "plentyone"
 BULK_LIMIT = 50
 MAX_PER_PAGE = 250
-
-_SCHEMAS: dict[type[Schema], Schema] = {}
-
-
-def schema_of(cls: type[Schema]) -> Schema:
-    inst = _SCHEMAS.get(cls)
-    if inst is None:
-        inst = _SCHEMAS[cls] = cls()
-    return inst
 
 
 def chunks(records: Iterable[Any], size: int = BULK_LIMIT) -> Iterator[list[Any]]:
