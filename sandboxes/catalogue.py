@@ -24,211 +24,49 @@ colours and `variations`) or `variations()`.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import math
-import struct
 import threading
-import zlib
 from array import array
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 
-DEFAULT_VARIATIONS = 16_000
-DEFAULT_SEED = 1
-DEFAULT_CHANNEL_STORES: tuple[int, ...] = (1, 2, 3)
-DEFAULT_CREATED_AT = datetime(2026, 1, 1, tzinfo=UTC)
-
-ECC_BASE = 10_000_000
-ARTICLE_NUMBER_BASE = 100_000
-MAX_COLOURS = 4
-
-_MASK = (1 << 64) - 1
-
-# Namespaces, so that e.g. the stock draw and the price draw of one variation are independent.
-(_T_SHAPE, _T_ARTICLE, _T_COLOUR, _T_STOCK, _T_PRICE, _T_EAN, _T_MUT, _T_IMG,
- _T_IMG_MUT) = range(1, 10)
-
-
-def _mix(x: int) -> int:
-    """splitmix64's finaliser: a cheap, well-spread 64-bit hash of an integer."""
-    x = (x + 0x9E3779B97F4A7C15) & _MASK
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
-    return x ^ (x >> 31)
-
-
-def _h(*parts: int) -> int:
-    acc = 0
-    for part in parts:
-        acc = _mix(acc ^ (part & _MASK))
-    return acc
-
-
-@dataclass(frozen=True)
-class ProductGroup:
-    id: int
-    name: str
-    sizes: tuple[int, int]  # smallest and largest EU size sold in the group
-
-
-PRODUCT_GROUPS: tuple[ProductGroup, ...] = (
-    ProductGroup(1, "Sneakers", (36, 46)),
-    ProductGroup(2, "Boots", (36, 46)),
-    ProductGroup(3, "Sandals", (36, 45)),
-    ProductGroup(4, "Pumps", (35, 42)),
-    ProductGroup(5, "Loafers", (39, 46)),
-    ProductGroup(6, "Slippers", (36, 46)),
-    ProductGroup(7, "Running shoes", (37, 47)),
-    ProductGroup(8, "Hiking shoes", (37, 47)),
-    ProductGroup(9, "Kids' shoes", (24, 35)),
-    ProductGroup(10, "Ballerinas", (35, 42)),
-    ProductGroup(11, "Business shoes", (39, 47)),
-    ProductGroup(12, "Ankle boots", (36, 42)),
+from sandboxes.catalogue_model import (
+    ARTICLE_NUMBER_BASE,
+    ATTRIBUTES,
+    BRANDS,
+    COLOURS,
+    DEFAULT_CHANNEL_STORES,
+    DEFAULT_CREATED_AT,
+    DEFAULT_SEED,
+    DEFAULT_VARIATIONS,
+    ECC_BASE,
+    EDITIONS,
+    MAX_COLOURS,
+    MODELS,
+    PRODUCT_GROUPS,
+    T_ARTICLE,
+    T_COLOUR,
+    T_EAN,
+    T_IMG,
+    T_IMG_MUT,
+    T_MUT,
+    T_PRICE,
+    T_SHAPE,
+    T_STOCK,
+    Article,
+    Colour,
+    Image,
+    Mutation,
+    ProductGroup,
+    Shape,
+    Variation,
+    channel_store_name,
+    format_cents,
+    gtin13,
+    hash_of,
+    image_digest,
+    image_png,
 )
-
-
-@dataclass(frozen=True)
-class AttributeValue:
-    id: int
-    name: str
-
-
-@dataclass(frozen=True)
-class Attribute:
-    id: int
-    name: str
-    values: tuple[AttributeValue, ...]
-
-
-def _attribute(attr_id: int, name: str, *values: str) -> Attribute:
-    return Attribute(
-        attr_id,
-        name,
-        tuple(AttributeValue(attr_id * 100 + n, v) for n, v in enumerate(values, start=1)),
-    )
-
-
-ATTRIBUTES: tuple[Attribute, ...] = (
-    _attribute(1, "Upper material", "leather", "textile", "synthetic", "suede", "nubuck"),
-    _attribute(2, "Lining", "leather", "textile", "lambskin", "unlined"),
-    _attribute(3, "Sole", "rubber", "leather", "EVA", "polyurethane"),
-    _attribute(4, "Closure", "laces", "hook and loop", "zip", "slip-on", "buckle"),
-    _attribute(5, "Heel height", "flat", "low", "medium", "high"),
-    _attribute(6, "Gender", "women", "men", "unisex", "kids"),
-    _attribute(7, "Season", "spring/summer", "autumn/winter", "all year"),
-    _attribute(8, "Width", "F", "G", "H"),
-)
-
-COLOURS: tuple[tuple[str, str], ...] = (
-    ("BLK", "black"), ("WHT", "white"), ("BRN", "brown"), ("NVY", "navy"),
-    ("GRY", "grey"), ("RED", "red"), ("BEI", "beige"), ("GRN", "green"),
-    ("BLU", "blue"), ("PNK", "pink"), ("OLV", "olive"), ("TAN", "tan"),
-)
-
-BRANDS = ("Lumen", "Tread & Co", "Nordpfad", "Velora", "Kestrel", "Marlow", "Ostwind", "Pimento")
-MODELS = ("Runner", "Trail", "City", "Classic", "Urban", "Summit", "Breeze", "Oxford",
-          "Chelsea", "Comfort", "Sprint", "Glide")
-EDITIONS = ("Pro", "Lite", "Max", "Air", "One", "Flex", "GTX", "Eco")
-
-CHANNEL_STORE_NAMES = {1: "Flagship store", 2: "Outlet", 3: "Central warehouse"}
-
-
-def channel_store_name(number: int) -> str:
-    return CHANNEL_STORE_NAMES.get(number, f"Store {number}")
-
-
-def format_cents(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
-
-
-def gtin13(body12: str) -> str:
-    """The 12 digits plus their GTIN check digit."""
-    total = sum(int(d) * (3 if n % 2 else 1) for n, d in enumerate(body12))
-    return body12 + str((10 - total % 10) % 10)
-
-
-@dataclass(frozen=True)
-class Image:
-    ecc: str
-    position: int
-    version: int
-    content_hash: str  # "sha256:" + hex digest of the bytes
-
-    @property
-    def path(self) -> str:
-        return f"/media/{self.ecc}/{self.position}.png"
-
-
-@dataclass(frozen=True)
-class Variation:
-    index: int
-    spocc_id: str
-    ecc: str
-    size_number: str
-    size: str
-    ean: str | None
-    article_index: int
-    article_number: str
-    colour_position: int  # 0-based within the article
-    colour_code: str
-    colour_name: str
-    stock: tuple[int, ...]  # on hand, aligned with Catalogue.channel_stores
-    retail_cents: int
-    target_cents: int | None
-    rrp_cents: int
-    changed_at: datetime  # last change of stock or prices
-
-
-@dataclass(frozen=True)
-class Colour:
-    ecc: str
-    code: str
-    name: str
-    images: tuple[Image, ...]
-    first_index: int  # variation index of its first size
-    size_count: int  # how many of its sizes exist (the catalogue's last article may be cut)
-
-
-@dataclass(frozen=True)
-class Article:
-    index: int
-    article_number: str
-    name: str
-    brand: str
-    product_group: ProductGroup
-    attributes: tuple[tuple[int, int], ...]  # (attribute id, value id)
-    colours: tuple[Colour, ...]
-    first_index: int
-    variation_count: int
-    changed_at: datetime  # last change of its content (new images)
-
-
-@dataclass(frozen=True)
-class Mutation:
-    generation: int  # 1 for the first mutation
-    percent: float
-    count: int
-    at: datetime
-    _stride: int
-    _inverse: int
-    _offset: int
-
-    def touches(self, i: int, n: int) -> bool:
-        return ((i - self._offset) * self._inverse) % n < self.count
-
-    def indices(self, n: int) -> Iterator[int]:
-        for j in range(self.count):
-            yield (self._stride * j + self._offset) % n
-
-
-@dataclass(frozen=True)
-class _Shape:
-    group: ProductGroup
-    colours: int
-    size_low: int
-    size_count: int
 
 
 class Catalogue:
@@ -279,15 +117,15 @@ class Catalogue:
 
     # -- structure ---------------------------------------------------------------------
 
-    def _shape(self, k: int) -> _Shape:
-        r = _h(self.seed, _T_SHAPE, k)
+    def _shape(self, k: int) -> Shape:
+        r = hash_of(self.seed, T_SHAPE, k)
         group = PRODUCT_GROUPS[r % len(PRODUCT_GROUPS)]
         colours = 1 + (r >> 8) % MAX_COLOURS
         low, high = group.sizes
         span = high - low + 1
         size_count = min(span, 4 + (r >> 16) % 8)
         size_low = low + (r >> 24) % (span - size_count + 1)
-        return _Shape(group, colours, size_low, size_count)
+        return Shape(group, colours, size_low, size_count)
 
     def _article_end(self, k: int) -> int:
         return int(self._offsets[k + 1]) if k + 1 < len(self._offsets) else self.size
@@ -333,26 +171,26 @@ class Catalogue:
     # -- articles ----------------------------------------------------------------------
 
     def _colour_choice(self, k: int, count: int) -> list[int]:
-        r = _h(self.seed, _T_COLOUR, k)
+        r = hash_of(self.seed, T_COLOUR, k)
         first = r % len(COLOURS)
         step = (1, 5, 7, 11)[(r >> 8) % 4]  # coprime with 12: the first `count` are distinct
         return [(first + j * step) % len(COLOURS) for j in range(count)]
 
     def image(self, ecc: str, position: int, version: int = 1) -> Image:
-        return Image(ecc, position, version, "sha256:" + _image_digest(self.seed, ecc, position,
+        return Image(ecc, position, version, "sha256:" + image_digest(self.seed, ecc, position,
                                                                         version))
 
     def image_bytes(self, ecc: str, position: int, version: int = 1) -> bytes:
-        return _image_png(self.seed, ecc, position, version)
+        return image_png(self.seed, ecc, position, version)
 
     def image_count(self, ecc: str) -> int:
-        return 1 + _h(self.seed, _T_IMG, int(ecc)) % 3
+        return 1 + hash_of(self.seed, T_IMG, int(ecc)) % 3
 
     def article(self, k: int) -> Article:
         if not 0 <= k < len(self._offsets):
             raise IndexError(k)
         shape = self._shape(k)
-        r = _h(self.seed, _T_ARTICLE, k)
+        r = hash_of(self.seed, T_ARTICLE, k)
         first = int(self._offsets[k])
         end = self._article_end(k)
         version = self.image_version(k)
@@ -430,7 +268,7 @@ class Catalogue:
         self,
         i: int,
         k: int,
-        shape: _Shape,
+        shape: Shape,
         colours: list[int],
         mutations: tuple[Mutation, ...],
     ) -> Variation:
@@ -447,7 +285,7 @@ class Catalogue:
                 break
         stock = self._stock(i, generation)
         retail, target, rrp = self._prices(i, k, generation)
-        e = _h(self.seed, _T_EAN, i)
+        e = hash_of(self.seed, T_EAN, i)
         ean = None if e % 100 == 0 else gtin13(f"40{(self.seed * 7919 + i) % 10**10:010d}")
         return Variation(
             index=i,
@@ -474,19 +312,19 @@ class Catalogue:
         r = 0
         for n, _ in enumerate(self.channel_stores):
             if n % 8 == 0:
-                r = _h(self.seed, _T_STOCK, i, generation, n // 8)
+                r = hash_of(self.seed, T_STOCK, i, generation, n // 8)
             byte = (r >> (8 * (n % 8))) & 0xFF
             # About a third of store slots are empty, as in real shoe stock; the rest 1-20 pairs.
             stock.append(0 if byte % 3 == 0 else 1 + (byte // 3) % 20)
         return tuple(stock)
 
     def _prices(self, i: int, k: int, generation: int) -> tuple[int, int | None, int]:
-        base = 2995 + 1000 * (_h(self.seed, _T_PRICE, k) % 17)  # 29.95 … 189.95 per article
+        base = 2995 + 1000 * (hash_of(self.seed, T_PRICE, k) % 17)  # 29.95 … 189.95 per article
         rrp = base + 2000
         if generation:
-            step = _h(self.seed, _T_PRICE, i, generation) % 5  # -20, -10, 0, +10, +20 EUR
+            step = hash_of(self.seed, T_PRICE, i, generation) % 5  # -20, -10, 0, +10, +20 EUR
             base = max(995, base + (step - 2) * 1000)
-        has_target = _h(self.seed, _T_PRICE, k, 1) % 10 != 0
+        has_target = hash_of(self.seed, T_PRICE, k, 1) % 10 != 0
         return base, (base - 500 if has_target and base > 1495 else None), max(rrp, base)
 
     # -- change ------------------------------------------------------------------------
@@ -497,7 +335,7 @@ class Catalogue:
         membership is O(1) and nothing is stored but three numbers."""
         if not 0 <= percent <= 100:
             raise ValueError("percent must be between 0 and 100")
-        r = _h(self.seed, tag, generation)
+        r = hash_of(self.seed, tag, generation)
         stride = 1 + r % max(1, n - 1)
         while math.gcd(stride, n) != 1:
             stride = stride % n + 1
@@ -514,7 +352,7 @@ class Catalogue:
     def mutate(self, percent: float, at: datetime | None = None) -> Mutation:
         """Change stock and prices of `percent` % of the variations, stamped `at` (now)."""
         with self._lock:
-            mutation = self._selection(_T_MUT, len(self._mutations) + 1, self.size, percent, at)
+            mutation = self._selection(T_MUT, len(self._mutations) + 1, self.size, percent, at)
             self._mutations = (*self._mutations, mutation)
             return mutation
 
@@ -522,7 +360,7 @@ class Catalogue:
         """Give new images (new bytes, hash and version) to `percent` % of the articles."""
         with self._lock:
             mutation = self._selection(
-                _T_IMG_MUT, len(self._image_mutations) + 1, self.article_count, percent, at
+                T_IMG_MUT, len(self._image_mutations) + 1, self.article_count, percent, at
             )
             self._image_mutations = (*self._image_mutations, mutation)
             return mutation
@@ -596,28 +434,7 @@ class Catalogue:
             self._image_mutations = ()
 
 
-@lru_cache(maxsize=8192)
-def _image_png(seed: int, ecc: str, position: int, version: int) -> bytes:
-    """A small solid-colour PNG whose colour comes from (seed, ecc, position, version)."""
-    r = _h(seed, _T_IMG, int(ecc), position, version)
-    rgb = bytes(((r >> s) & 0xFF) for s in (0, 8, 16))
-    width = height = 8
-    raw = b"".join(b"\x00" + rgb * width for _ in range(height))
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(
-            ">I", zlib.crc32(tag + data) & 0xFFFFFFFF
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
-
-
-@lru_cache(maxsize=8192)
-def _image_digest(seed: int, ecc: str, position: int, version: int) -> str:
-    return hashlib.sha256(_image_png(seed, ecc, position, version)).hexdigest()
+# what the sandboxes and tests import from here, besides the catalogue itself
+__all__ = ["ATTRIBUTES", "DEFAULT_SEED", "DEFAULT_VARIATIONS", "ECC_BASE", "PRODUCT_GROUPS",
+           "Article", "Catalogue", "Image", "Variation", "channel_store_name", "format_cents",
+           "gtin13"]
