@@ -12,8 +12,6 @@ from typing import Any
 
 from marshmallow import (
     EXCLUDE,
-    RAISE,
-    Schema,
     ValidationError,
     fields,
     post_load,
@@ -21,6 +19,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from schemas.config_mappings import DEFAULT_STATUSES, MappingsSchema, Strict, unique_rows
 from schemas.connection import (
     Acceptance,
     ConnectionConfig,
@@ -50,17 +49,6 @@ PROCESSES: dict[str, int] = {
     "order_status": 20,
 }
 
-DEFAULT_STATUSES: dict[str, str | None] = {
-    "handed_over": "5.1",
-    "registration_failed": "6.1",
-    "bad_address": "6.2",
-    "not_enough_stock": "6.3",
-    "shipped": "7",
-    "cancellation_requested": "8",
-    "cancelled": "8.8",
-    "cancel_refused": None,  # None: leave the status, record the cause on the order row
-    "return_registered": "9",
-}
 
 SECRET_FIELDS = (
     "spocc.content_api_key",
@@ -102,15 +90,12 @@ class SecretField(fields.Field):
         return None if value is None else MASK
 
 
-class _Strict(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 # ---------------------------------------------------------------- schemas (what files must say)
 
 
-class SpoccApiSchema(_Strict):
+class SpoccApiSchema(Strict):
     base_url = fields.Url(required=True, require_tld=False)
     retailer_id = fields.String(required=True, validate=validate.Length(min=1))
     content_api_key = SecretField(load_default=None)
@@ -123,7 +108,7 @@ class SpoccApiSchema(_Strict):
         return SpoccApi(**data)
 
 
-class PlentyApiSchema(_Strict):
+class PlentyApiSchema(Strict):
     base_url = fields.Url(required=True, require_tld=False)
     username = fields.String(required=True, validate=validate.Length(min=1))
     password = SecretField(load_default=None)
@@ -134,7 +119,7 @@ class PlentyApiSchema(_Strict):
         return PlentyApi(**data)
 
 
-class WebhooksSchema(_Strict):
+class WebhooksSchema(Strict):
     token = SecretField(load_default=None, min_length=16)
     signing_secret = SecretField(load_default=None, pattern=r"^whsec_[A-Za-z0-9+/=]+$")
     plentyone_sign_key = SecretField(load_default=None, min_length=16)
@@ -144,139 +129,7 @@ class WebhooksSchema(_Strict):
         return Webhooks(**data)
 
 
-class ItemImportSchema(_Strict):
-    complete_import = fields.Boolean(load_default=True)
-    extended_data_tag_id = integer_id(load_default=None, allow_none=True)
-    default_category_id = integer_id(required=True)
-    ean_barcode_type_id = integer_id(required=True)
-    spocc_id_barcode_type_id = integer_id(required=True)
-    colour_attribute_id = integer_id(required=True)
-    size_attribute_id = integer_id(required=True)
-    plenty_client_id = integer_id(load_default=None, allow_none=True)
-
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> ItemImport:
-        return ItemImport(**data)
-
-
-class SalesPricesSchema(_Strict):
-    retail = integer_id(required=True)
-    target = integer_id(load_default=None, allow_none=True)
-    recommended_retail = integer_id(load_default=None, allow_none=True)
-
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> SalesPrices:
-        return SalesPrices(**data)
-
-
-class PropertyRowSchema(_Strict):
-    spocc_attribute_id = integer_id(required=True)
-    property_id = integer_id(required=True)
-
-
-class CategoryRowSchema(_Strict):
-    product_group_id = integer_id(required=True)
-    category_id = integer_id(required=True)
-
-
-class WarehouseRowSchema(_Strict):
-    channel_store = integer_id(required=True)
-    warehouse_id = integer_id(required=True)
-    storage_location_id = integer_id(load_default=0)
-    reason_id = integer_id(load_default=301, minimum=301)
-
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> WarehouseMap:
-        return WarehouseMap(**data)
-
-
-class MarketRowSchema(_Strict):
-    plenty_referrer_id = DecimalId(required=True)
-    spocc_referrer_id = integer_id(required=True)
-
-
-class ReturnReasonRowSchema(_Strict):
-    plenty_reason_id = integer_id(required=True)
-    spocc_reason_id = integer_id(required=True)
-
-
-def _status_field() -> DecimalId:
-    return DecimalId(allow_none=True, maximum=1000)
-
-
-def status_text(value: float | None) -> str | None:
-    """An order status as the rest of the connector spells it: 5.1 → "5.1", 7.0 → "7"."""
-    if value is None:
-        return None
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-class OrderStatusesSchema(_Strict):
-    handed_over = _status_field()
-    registration_failed = _status_field()
-    bad_address = _status_field()
-    not_enough_stock = _status_field()
-    shipped = _status_field()
-    cancellation_requested = _status_field()
-    cancelled = _status_field()
-    cancel_refused = _status_field()
-    return_registered = _status_field()
-
-
-def _unique(rows: list[Any], key: str, what: str, path: str) -> dict[str, Any]:
-    errors: dict[str | int, Any] = {}
-    seen: dict[Any, int] = {}
-    for i, row in enumerate(rows):
-        value = row[key] if isinstance(row, dict) else getattr(row, key)
-        if value in seen:
-            errors[i] = {key: [f"{what} {value!r} is mapped twice (also row {seen[value]})"]}
-        seen.setdefault(value, i)
-    return {path: errors} if errors else {}
-
-
-class MappingsSchema(_Strict):
-    item_import = fields.Nested(ItemImportSchema, required=True)
-    sales_prices = fields.Nested(SalesPricesSchema, required=True)
-    properties = fields.List(fields.Nested(PropertyRowSchema), load_default=list)
-    categories = fields.List(fields.Nested(CategoryRowSchema), load_default=list)
-    warehouses = fields.List(fields.Nested(WarehouseRowSchema), load_default=list)
-    markets = fields.List(fields.Nested(MarketRowSchema), load_default=list)
-    return_reasons = fields.List(fields.Nested(ReturnReasonRowSchema), load_default=list)
-    order_statuses = fields.Nested(OrderStatusesSchema, load_default=dict)
-
-    @validates_schema(skip_on_field_errors=True)
-    def no_row_twice(self, data: dict[str, Any], **_: Any) -> None:
-        errors: dict[str, Any] = {}
-        errors |= _unique(data["warehouses"], "channel_store", "channel store", "warehouses")
-        errors |= _unique(data["categories"], "product_group_id", "product group", "categories")
-        errors |= _unique(data["properties"], "spocc_attribute_id", "attribute", "properties")
-        errors |= _unique(data["markets"], "plenty_referrer_id", "referrer", "markets")
-        errors |= _unique(data["return_reasons"], "plenty_reason_id", "reason", "return_reasons")
-        if errors:
-            raise ValidationError(errors)
-
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> Mappings:
-        return Mappings(
-            item_import=data["item_import"],
-            sales_prices=data["sales_prices"],
-            properties={r["spocc_attribute_id"]: r["property_id"] for r in data["properties"]},
-            categories={r["product_group_id"]: r["category_id"] for r in data["categories"]},
-            warehouses=data["warehouses"],
-            markets={
-                referrer_key(r["plenty_referrer_id"]): r["spocc_referrer_id"]
-                for r in data["markets"]
-            },
-            return_reasons={
-                r["plenty_reason_id"]: r["spocc_reason_id"] for r in data["return_reasons"]
-            },
-            order_statuses={**DEFAULT_STATUSES, **{
-                outcome: status_text(status) for outcome, status in data["order_statuses"].items()
-            }},
-        )
-
-
-class AcceptanceSchema(_Strict):
+class AcceptanceSchema(Strict):
     enabled = fields.Boolean(load_default=False)
     threshold = fields.Float(load_default=0.97, validate=validate.Range(min=0, max=2))
     on_fail = fields.String(
@@ -288,7 +141,7 @@ class AcceptanceSchema(_Strict):
         return Acceptance(**data)
 
 
-class RulesSchema(_Strict):
+class RulesSchema(Strict):
     block_order_referrers = fields.List(DecimalId(), load_default=list)
     block_product_groups = fields.List(integer_id(), load_default=list)
     cap_stock = integer_id(load_default=None, allow_none=True)
@@ -300,13 +153,13 @@ class RulesSchema(_Strict):
         return Rules(block_order_referrers=referrers, **data)
 
 
-class ProcessSettingSchema(_Strict):
+class ProcessSettingSchema(Strict):
     enabled = fields.Boolean(load_default=True)
     interval_minutes = integer_id(load_default=None, allow_none=True, minimum=1,
                                   maximum=7 * 1440)
 
 
-class ProcessesSchema(_Strict):
+class ProcessesSchema(Strict):
     attributes = fields.Nested(ProcessSettingSchema)
     item_import = fields.Nested(ProcessSettingSchema)
     extended_data = fields.Nested(ProcessSettingSchema)
@@ -327,7 +180,7 @@ class ProcessesSchema(_Strict):
         return out
 
 
-class ShareSchema(_Strict):
+class ShareSchema(Strict):
     concurrency = integer_id(load_default=Share.concurrency, minimum=1, maximum=1000)
     queued = integer_id(load_default=Share.queued, minimum=1, maximum=10_000)
 
@@ -336,7 +189,7 @@ class ShareSchema(_Strict):
         return Share(**data)
 
 
-class ConnectionSchema(_Strict):
+class ConnectionSchema(Strict):
     id = fields.String(
         required=True,
         validate=validate.Regexp(
@@ -365,14 +218,14 @@ class ConnectionSchema(_Strict):
         return ConnectionConfig(**data)
 
 
-class ConfigFileSchema(_Strict):
+class ConfigFileSchema(Strict):
     connections = fields.List(
         fields.Nested(ConnectionSchema), required=True, validate=validate.Length(min=1)
     )
 
     @validates_schema(skip_on_field_errors=True)
     def ids_unique(self, data: dict[str, Any], **_: Any) -> None:
-        errors = _unique(data["connections"], "id", "connection", "connections")
+        errors = unique_rows(data["connections"], "id", "connection", "connections")
         if errors:
             raise ValidationError(errors)
 
