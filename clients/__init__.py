@@ -16,9 +16,9 @@ from typing import Any
 
 import redis as redislib
 
-from clients.http import RetryPolicy, Timeouts
 from clients.plentyone import PlentyOneClient
 from clients.ratelimit import CATALOGUE
+from clients.retry_policy import RetryPolicy, Timeouts
 from clients.spocc import SpoccClient
 from schemas.connection import ConnectionConfig
 from schemas.secret import Secret

@@ -17,20 +17,19 @@ from __future__ import annotations
 
 import json as jsonlib
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
-from marshmallow import EXCLUDE, Schema, ValidationError
+from marshmallow import Schema
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from clients import exchange
+from clients.answers import contract_message, load
 from clients.errors import (
     ClientError,
     ContractError,
@@ -43,50 +42,11 @@ from clients.errors import (
     error_for_status,
     parse_retry_after,
 )
+from clients.retry_policy import RetryPolicy, Timeouts
 
 log = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """Seconds. `connect` slightly above a multiple of 3 (the TCP retransmission step)."""
-
-    connect: float = 3.05
-    read: float = 30.0
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 4  # tries of one call in all, the first included
-    connect_retries: int = 2  # urllib3-level, on top: the request was never sent
-    backoff: float = 0.5  # seconds, doubled per attempt, with jitter
-    backoff_max: float = 20.0
-    # A Retry-After longer than this is not slept in a worker: RateLimited goes to the
-    # caller, whose task retries later (a worker slot is not a place to wait for minutes).
-    max_retry_after: float = 120.0
-    # Seconds one logical call may take in all: every rate-limit wait, timeout and backoff
-    # of every attempt is cut to what is left of it, so a call never outlives its task.
-    deadline: float = 120.0
-
-    def backoff_for(self, attempt: int) -> float:
-        base = min(self.backoff_max, self.backoff * (2**attempt))
-        return base * random.uniform(0.5, 1.0)
-
-    @classmethod
-    def within(cls, seconds: float, timeouts: Timeouts, **options: Any) -> RetryPolicy:
-        """A policy whose worst case (`worst_case`) is at most `seconds`."""
-        probe = cls(deadline=0.0, **options)
-        return cls(deadline=max(0.0, seconds - probe.worst_case(timeouts)), **options)
-
-    def worst_case(self, timeouts: Timeouts) -> float:
-        """The longest one call can take: the deadline, plus what may already be under way
-        when it passes (a connect and urllib3's connect retries with their backoff; the read
-        and every other wait are cut to the deadline)."""
-        connects = (1 + self.connect_retries) * timeouts.connect
-        backoff = sum(self.backoff * 2**n for n in range(self.connect_retries))
-        return self.deadline + connects + backoff
 
 
 class Limiter(Protocol):
@@ -138,53 +98,6 @@ def _never_sent(exc: requests.RequestException) -> bool:
         nxt = cur.args[0] if cur.args and isinstance(cur.args[0], BaseException) else None
         cur = nxt or cur.__cause__ or cur.__context__
     return False
-
-
-def contract_message(call: str, messages: Any) -> str:
-    """`GET /x: entries[3].id: Missing data for required field.` from marshmallow's messages."""
-    flat: list[str] = []
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            for key, sub in node.items():
-                if isinstance(key, int):
-                    walk(sub, f"{path}[{key}]")
-                elif key == "_schema":
-                    walk(sub, path)
-                else:
-                    walk(sub, f"{path}.{key}" if path else str(key))
-        elif isinstance(node, list) and all(isinstance(m, str) for m in node):
-            flat.append(f"{path or '<body>'}: {' '.join(node)}")
-        elif isinstance(node, list):
-            for sub in node:
-                walk(sub, path)
-        else:
-            flat.append(f"{path or '<body>'}: {node}")
-
-    walk(messages, "")
-    return f"{call}: " + "; ".join(flat)
-
-
-_SCHEMAS: dict[type[Schema], Schema] = {}
-
-
-def schema_of(cls: type[Schema]) -> Schema:
-    """One instance of each answer schema for every client of the process."""
-    inst = _SCHEMAS.get(cls)
-    if inst is None:
-        inst = _SCHEMAS[cls] = cls()
-    return inst
-
-
-def load(schema: Schema, data: Any, *, many: bool, call: str, api: str = "") -> Any:
-    """Validate and convert an answer; a contract breach is a ContractError naming the field."""
-    try:
-        return schema.load(data, many=many, unknown=EXCLUDE)
-    except ValidationError as exc:
-        method, _, path = call.partition(" ")
-        raise ContractError(
-            contract_message(call, exc.messages), api=api, method=method, path=path
-        ) from None
 
 
 class HttpClient:

@@ -12,8 +12,8 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from clients.answers import load
 from clients.errors import NotFound
-from clients.http import load
 from clients.plentyone_base import (
     BULK_LIMIT,
     MAX_PER_PAGE,

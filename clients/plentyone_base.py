@@ -16,10 +16,12 @@ from typing import Any
 import redis as redislib
 from marshmallow import Schema
 
+from clients.answers import load, schema_of
 from clients.breaker import BreakerSettings, CircuitBreaker
 from clients.errors import ContractError
-from clients.http import HttpClient, RetryPolicy, Timeouts, load, schema_of
+from clients.http import HttpClient
 from clients.ratelimit import CATALOGUE, ORDERS, LimiterSettings, RateLimiter
+from clients.retry_policy import RetryPolicy, Timeouts
 from clients.status import scope as key_scope
 from clients.tokens import SharedToken
 from schemas.plentyone import TokenSchema, page_of

@@ -8,8 +8,8 @@ from typing import Any
 
 from marshmallow import Schema
 
+from clients.answers import load
 from clients.errors import Unprocessable
-from clients.http import load
 from clients.plentyone_base import (
     MAX_PER_PAGE,
     PlentyOneBase,

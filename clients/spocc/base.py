@@ -15,9 +15,11 @@ from typing import Any
 import redis as redislib
 from marshmallow import Schema
 
+from clients.answers import schema_of
 from clients.breaker import BreakerSettings, CircuitBreaker
-from clients.http import HttpClient, RetryPolicy, Timeouts, schema_of
+from clients.http import HttpClient
 from clients.ratelimit import CATALOGUE, ORDERS, RATELIMIT_HEADERS, LimiterSettings, RateLimiter
+from clients.retry_policy import RetryPolicy, Timeouts
 from clients.status import scope as key_scope
 from schemas.secret import Secret
 from schemas.spocc import PingSchema, page_of
