@@ -2,6 +2,7 @@
 
     python -m bench.fairness [--variations 16000] [--scale 10,100,1000] [--skip-images]
                              [--plan-variations 50000] [--plan 200/120] [--skip-plan]
+                             [--unequal-variations 500] [--skip-unequal]
 
 - **images running (limits off):** an image run of the demo catalogue (16,000 variations) is
   in progress; a stock delta of 5 % (800 variations) is triggered 30 s in. Target: the delta
@@ -12,6 +13,12 @@
   triggered. Targets: B's delta finishes within 60 s of its trigger; from B's trigger to 3
   minutes after, A uses ≥ 90 % of its write budget, with no 429. Before: B's delta had not
   started 780 s after its trigger, its budget unused.
+- **20 connections, unequal load (limits off):** first all 20 run a full stock sync of 500
+  variations (one unit each): the equal-load p90 wait of a unit from its send to its start.
+  Then one connection starts a full run of 100 times as many (100 units) and, once 20 of
+  its units are planned, 19 others start theirs. Targets: each light connection's p90
+  wait ≤ 2 x the equal-load p90 (1 s floor); the heavy connection keeps at least its fair
+  share (1/20) of the unit starts meanwhile.
 - **scale:** N connections (7 processes each, all enabled, no API behind them); beat's
   tick over all of them, timed on the first minute (every slot due, each configuration
   loaded for the first time), later in that minute (nothing due) and a day on (every slot
@@ -23,7 +30,9 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import resource
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -184,6 +193,150 @@ def two_on_a_plan(env: BenchEnv, n: int, plan: str, small: int = 5000) -> None:
             server.shutdown()
 
 
+class _UnitStarts:
+    """When each unit task was sent and first started, by connection, from the task events
+    the connector's senders and workers publish (`task-sent`, `task-started`)."""
+
+    def __init__(self) -> None:
+        from tasks.catalogue.tasks import sync_unit
+
+        self._name = sync_unit.name
+        self.connection: dict[str, str] = {}
+        self.sent: dict[str, float] = {}
+        self.started: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._capture, daemon=True)
+
+    def __enter__(self) -> _UnitStarts:
+        self._thread.start()
+        time.sleep(1)  # the receiver's queue is bound before anything is sent
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _capture(self) -> None:
+        from workers.celery_app import app
+
+        with app.connection_for_read() as connection:
+            receiver = app.events.Receiver(connection, handlers={"*": self._handle})
+            for _ in receiver.itercapture(limit=None, timeout=None, wakeup=False):
+                if self._stop.is_set():
+                    return
+
+    def _handle(self, event: dict[str, Any]) -> None:
+        uuid_, kind = event.get("uuid"), event.get("type")
+        if kind == "task-sent" and event.get("name") == self._name and uuid_:
+            args = ast.literal_eval(str(event.get("args") or "()"))
+            if args:
+                self.connection[uuid_] = str(args[0])
+                self.sent.setdefault(uuid_, float(event["timestamp"]))
+        elif kind == "task-started" and uuid_:
+            self.started.setdefault(uuid_, float(event["timestamp"]))
+
+    def waits(self, connections: set[str]) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {c: [] for c in connections}
+        for uuid_, conn in list(self.connection.items()):
+            if conn in out and uuid_ in self.started:
+                out[conn].append(max(0.0, self.started[uuid_] - self.sent[uuid_]))
+        return out
+
+    def starts_between(self, begin: float, end: float) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for uuid_, at in list(self.started.items()):
+            conn = self.connection.get(uuid_)
+            if conn is not None and begin <= at <= end:
+                counts[conn] = counts.get(conn, 0) + 1
+        return counts
+
+
+def _p90(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))] if ordered else 0.0
+
+
+def _full_runs(connections: list[str]) -> list[int]:
+    return [_start(c, "stock_full") for c in connections]
+
+
+def _wait_runs(run_ids: list[int], seconds: float) -> list[str]:
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        statuses = [_run(r).status for r in run_ids]
+        if all(s != "running" for s in statuses):
+            return statuses
+        time.sleep(0.5)
+    return [_run(r).status for r in run_ids]
+
+
+def _outcomes(statuses: list[str], run_ids: list[int]) -> str:
+    from collections import Counter
+
+    told = ", ".join(f"{n} {s}" for s, n in Counter(statuses).most_common())
+    failed = [r for r, s in zip(run_ids, statuses, strict=True) if s != "succeeded"]
+    return told + (f" (first: {_run(failed[0]).reason})" if failed else "")
+
+
+def unequal(env: BenchEnv, light: int = 500, count: int = 20) -> None:
+    """`count` connections, one with 100x the units of the others (stock_full units of 500
+    variations: `light` variations each, 100 x `light` for the heavy one). Each light
+    connection's p90 wait from a unit's send to its start, against the same figure with
+    all `count` connections equally loaded (taken first, in this run)."""
+    from sandboxes.plentyone.runner import start_background
+    from sandboxes.spocc.runner import start as start_spocc
+
+    heavy_n = 100 * light
+    print(f"{count} connections, one with 100x the units of the others (full stock runs: "
+          f"{light:,} variations each, {heavy_n:,} for the heavy one; limits off; one "
+          "catalogue worker -c 2)")
+    # One PlentyONE account per retailer in life; here the light connections share a
+    # sandbox, so it lets each of them hold its own sessions (3 an account).
+    pairs = [(start_spocc(variations=n),
+              start_background(variations=n, plan="off", max_sessions=3 * count))
+             for n in (light, light, heavy_n)]
+    try:
+        (s1, p1), (s2, p2), (sh, ph) = pairs
+        equal = [_store(p1.url, s1.url, _off()) for _ in range(count)]
+        lights = [_store(p2.url, s2.url, _off()) for _ in range(count - 1)]
+        heavy = _store(ph.url, sh.url, _off())
+        with worker(env, "catalogue,default", 2, "catalogue"), _UnitStarts() as starts:
+            equal_runs = _full_runs(equal)
+            statuses = _wait_runs(equal_runs, 600)
+            base = starts.waits(set(equal))
+            base_p90 = _p90([w for ws in base.values() for w in ws])
+            row("equal load: runs", _outcomes(statuses, equal_runs))
+            row("equal load: p90 wait, send → start (all connections)", f"{base_p90:.2f} s")
+            heavy_run = _start(heavy, "stock_full")
+            # the heavy connection's units fill the workers first
+            deadline = time.perf_counter() + 180
+            while _run(heavy_run).units < 20 and time.perf_counter() < deadline:
+                time.sleep(0.5)
+            triggered = time.time()
+            light_runs = _full_runs(lights)
+            statuses = _wait_runs(light_runs, 600)
+            ended = time.time()
+            waits = starts.waits(set(lights))
+            limit = max(1.0, 2 * base_p90)
+            worst = max((_p90(ws) for ws in waits.values() if ws), default=0.0)
+            row("unequal load: light runs", _outcomes(statuses, light_runs))
+            row("unequal load: worst light connection's p90 wait", f"{worst:.2f} s",
+                f"≤ {limit:.2f} s (2 x equal, 1 s floor)", worst <= limit)
+            shares = starts.starts_between(triggered, ended)
+            total = sum(shares.values())
+            heavy_share = shares.get(heavy, 0) / total if total else 0.0
+            row("heavy connection's share of unit starts while the light ones ran",
+                f"{heavy_share:.0%} ({shares.get(heavy, 0)} of {total})",
+                f"≥ {1 / count:.0%} (its fair share)", heavy_share >= 1 / count)
+            still = _run(heavy_run)
+            row("heavy run meanwhile", f"{still.status}, "
+                f"{still.pushed + still.unchanged + still.skipped}/{still.found} done")
+    finally:
+        for spocc, plenty in pairs:
+            spocc.stop()
+            plenty.shutdown()
+
+
 def scale(sizes: list[int]) -> None:
     from sqlalchemy import func, select
 
@@ -244,6 +397,9 @@ def main() -> None:
     parser.add_argument("--plan-variations", type=int, default=50_000)
     parser.add_argument("--plan", default="200/120")
     parser.add_argument("--skip-plan", action="store_true")
+    parser.add_argument("--unequal-variations", type=int, default=500,
+                        help="a light connection's catalogue; the heavy one has 100x")
+    parser.add_argument("--skip-unequal", action="store_true")
     args = parser.parse_args()
     if not args.skip_plan:
         with bench_env() as env:
@@ -251,6 +407,9 @@ def main() -> None:
     with bench_env() as env:
         if not args.skip_images:
             images_then_delta(env, args.variations)
+    if not args.skip_unequal:
+        with bench_env() as env:
+            unequal(env, args.unequal_variations)
     with bench_env():
         scale([int(s) for s in args.scale.split(",") if s])
 
