@@ -49,7 +49,6 @@ PROCESSES: dict[str, int] = {
     "order_status": 20,
 }
 
-
 SECRET_FIELDS = (
     "spocc.content_api_key",
     "spocc.stock_api_key",
@@ -88,8 +87,6 @@ class SecretField(fields.Field):
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kw: Any) -> str | None:
         return None if value is None else MASK
-
-
 
 
 # ---------------------------------------------------------------- schemas (what files must say)

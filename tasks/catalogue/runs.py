@@ -56,6 +56,11 @@ def open_run(session: Session, connection_id: str, process: str) -> SyncRun | No
     ).scalar_one_or_none()
 
 
+def still_open(run_id: int, slot: str) -> str:
+    """Why a scheduled slot was skipped."""
+    return f"previous run {run_id} (slot {slot}) is still open"
+
+
 def claim_slot(
     session: Session,
     connection_id: str,
@@ -91,8 +96,7 @@ def claim_slot(
     elif previous is not None:
         run.status = "skipped"
         run.reason = (f"run {in_line.id} already waits in line for run {previous.id}"
-                      if in_line is not None else
-                      f"previous run {previous.id} (slot {previous.slot}) is still open")
+                      if in_line is not None else still_open(previous.id, previous.slot))
         run.finished_at = utcnow()
     try:
         with session.begin_nested():
@@ -143,7 +147,7 @@ def claim_scheduled(session: Session, slots: Sequence[tuple[str, str, str]],
             if (conn, process) in previous:
                 run_id, its_slot = previous[(conn, process)]
                 row.update(status="skipped", planner_until=None, finished_at=now,
-                           reason=f"previous run {run_id} (slot {its_slot}) is still open")
+                           reason=still_open(run_id, its_slot))
             rows.append(row)
         if postgres:
             inserted = session.connection().execute(_from_arrays(statement), _as_arrays(rows))
@@ -174,7 +178,7 @@ def _from_arrays(statement: Any) -> Any:
 
 
 def _as_arrays(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    first = rows[0] if rows else {"trigger": "beat", "started_at": utcnow(), "options": {}}
+    first = rows[0]  # a chunk is never empty; these three are the same in every row
     return {**{name: [row[name] for row in rows] for name in _ARRAYS},
             "trigger": first["trigger"], "started_at": first["started_at"],
             "options": first["options"]}
