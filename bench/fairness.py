@@ -40,7 +40,7 @@ from typing import Any
 
 import requests
 
-from bench.harness import BenchEnv, bench_env, row, worker
+from bench.harness import BenchEnv, bench_env, percentile, row, worker
 
 
 def _store(plenty_url: str, spocc_url: str, processes: dict[str, Any] | None = None) -> str:
@@ -251,11 +251,6 @@ class _UnitStarts:
         return counts
 
 
-def _p90(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))] if ordered else 0.0
-
-
 def _full_runs(connections: list[str]) -> list[int]:
     return [_start(c, "stock_full") for c in connections]
 
@@ -304,7 +299,7 @@ def unequal(env: BenchEnv, light: int = 500, count: int = 20) -> None:
             equal_runs = _full_runs(equal)
             statuses = _wait_runs(equal_runs, 600)
             base = starts.waits(set(equal))
-            base_p90 = _p90([w for ws in base.values() for w in ws])
+            base_p90 = percentile([w for ws in base.values() for w in ws], 90)
             row("equal load: runs", _outcomes(statuses, equal_runs))
             row("equal load: p90 wait, send → start (all connections)", f"{base_p90:.2f} s")
             heavy_run = _start(heavy, "stock_full")
@@ -318,7 +313,7 @@ def unequal(env: BenchEnv, light: int = 500, count: int = 20) -> None:
             ended = time.time()
             waits = starts.waits(set(lights))
             limit = max(1.0, 2 * base_p90)
-            worst = max((_p90(ws) for ws in waits.values() if ws), default=0.0)
+            worst = max((percentile(ws, 90) for ws in waits.values() if ws), default=0.0)
             row("unequal load: light runs", _outcomes(statuses, light_runs))
             row("unequal load: worst light connection's p90 wait", f"{worst:.2f} s",
                 f"≤ {limit:.2f} s (2 x equal, 1 s floor)", worst <= limit)

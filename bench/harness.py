@@ -94,11 +94,18 @@ def noop_tasks_per_second(env: BenchEnv, n: int = 3000) -> float:
         return n / (time.perf_counter() - start)
 
 
+def percentile(samples: list[float], p: float) -> float:
+    """The nearest-rank `p`th percentile (0 for no samples): one definition for every bench,
+    so a p95 here and a p95 there are the same figure."""
+    if not samples:
+        return 0.0
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
 def percentiles(samples: list[float]) -> tuple[float, float]:
     """(median, p99)."""
-    ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return statistics.median(ordered), p99
+    return statistics.median(samples), percentile(samples, 99)
 
 
 def row(name: str, value: str, target: str = "", verdict: bool | None = None) -> None:

@@ -29,6 +29,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.harness import percentile
 from clients.http import RetryPolicy, Timeouts
 from clients.plentyone import PlentyOneClient
 from clients.ratelimit import CATALOGUE, ORDERS, LimiterSettings, RateLimiter
@@ -37,11 +38,6 @@ from schemas.secret import Secret
 REDIS_URL = "redis://127.0.0.1:6379/0"
 USER, PASSWORD = "spocc-demo", "demo-password"
 STOCK_ROUTE = "/rest/stockmanagement/warehouses/<int:warehouse_id>/stock/correction"
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def overhead(calls: int) -> dict[str, float]:
