@@ -8,7 +8,7 @@ import sys
 from bench.harness import run_module
 
 BENCHES = ["bench.foundation", "bench.limiter", "bench.catalogue_sync", "bench.receiver",
-           "bench.order_latency", "bench.fairness"]
+           "bench.order_latency", "bench.fairness", "bench.worker_rss"]
 
 if __name__ == "__main__":
     failed = 0

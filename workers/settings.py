@@ -71,6 +71,9 @@ class Settings:
     # Seconds a task waits for a slot of its connection's rate budget before it hands the
     # worker back (a deferral until the budget refills, not an attempt).
     budget_wait: float = 5.0
+    # API clients a worker process keeps, for the connections it served most recently
+    # (`workers/client_cache.py`).
+    client_cache_size: int = 256
     retention: Retention = field(default_factory=Retention)
     orders: OrderTimings = field(default_factory=OrderTimings)
 
@@ -121,6 +124,7 @@ def load_settings() -> Settings:
         # default scans every ~100 s; tests with a seconds-long timeout set 1).
         unacked_restore_interval=_int("SPOCC_UNACKED_RESTORE_INTERVAL", 10),
         budget_wait=float(_int("SPOCC_BUDGET_WAIT_SECONDS", 5)),
+        client_cache_size=_int("SPOCC_CLIENT_CACHE_SIZE", 256),
         retention=Retention(
             attempt_seconds=_int("SPOCC_RETAIN_ATTEMPTS_DAYS", 30) * DAY,
             resolved_dead_letter_seconds=_int("SPOCC_RETAIN_DEAD_LETTERS_DAYS", 30) * DAY,

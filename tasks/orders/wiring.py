@@ -3,8 +3,7 @@ process), and sending a task by row id."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import clients
 from clients.plentyone import PlentyOneClient
@@ -13,20 +12,15 @@ from clients.spocc import SpoccClient
 from schemas.config import ConnectionConfig
 from schemas.webhooks import EVENTS
 from workers import runtime
+from workers.client_cache import ClientCache
 
-# One of each per process and connection settings: HTTP pools, limiters and breakers are
-# reused.
-_CLIENTS: dict[Any, Any] = {}
+# One of each per process and connection, while the settings it was built from hold: HTTP
+# pools, limiters and breakers are reused (`workers/client_cache.py`).
+_events: ClientCache[tuple[PlentyOneClient, SpoccClient]] = ClientCache()
+_writeback: ClientCache[PlentyOneClient] = ClientCache()
+_poll: ClientCache[SpoccClient] = ClientCache()
 
 WRITEBACK_TASK = "spocc.orders.writeback"
-T = TypeVar("T")
-
-
-def _once(key: Any, build: Callable[[], T]) -> T:
-    found = _CLIENTS.get(key)
-    if found is None:
-        found = _CLIENTS[key] = build()
-    return cast(T, found)
 
 
 def _options(priority: str) -> dict[str, Any]:
@@ -38,7 +32,7 @@ def _options(priority: str) -> dict[str, Any]:
 
 
 def api_clients(conn: ConnectionConfig) -> tuple[PlentyOneClient, SpoccClient]:
-    return _once(("events", conn.id, conn.plentyone, conn.spocc), lambda: (
+    return _events.get(conn.id, (conn.plentyone, conn.spocc), lambda: (
         clients.build_plentyone(conn, runtime.redis_client(), **_options(ORDERS)),
         clients.build_spocc(conn, runtime.redis_client(), **_options(ORDERS))))
 
@@ -46,14 +40,14 @@ def api_clients(conn: ConnectionConfig) -> tuple[PlentyOneClient, SpoccClient]:
 def writeback_client(conn: ConnectionConfig) -> PlentyOneClient:
     """The PlentyONE client of the status write-backs: same budgets and token, its own
     circuit, so an outage of status writes never blocks the reads of a registration."""
-    return _once(("writeback", conn.id, conn.plentyone), lambda: clients.build_plentyone(
+    return _writeback.get(conn.id, conn.plentyone, lambda: clients.build_plentyone(
         conn, runtime.redis_client(), breaker_name="breaker:writeback", **_options(ORDERS)))
 
 
 def poll_client(conn: ConnectionConfig) -> SpoccClient:
     """The SPoCC client of the status poll's listing: at catalogue priority, so the orders'
     reserve of the budget stays for order events."""
-    return _once(("poll", conn.id, conn.spocc), lambda: clients.build_spocc(
+    return _poll.get(conn.id, conn.spocc, lambda: clients.build_spocc(
         conn, runtime.redis_client(), **_options(CATALOGUE)))
 
 
@@ -77,3 +71,9 @@ def enqueue_writeback(connection_id: str, writeback_id: int,
     app.send_task(WRITEBACK_TASK,
                   kwargs={"connection_id": connection_id, "writeback_id": writeback_id},
                   queue="orders", countdown=countdown, priority=priority)
+
+
+def forget() -> None:
+    """Drop cached clients (tests that change the settings they are built from)."""
+    for cache in (_events, _writeback, _poll):
+        cache.clear()
