@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from schemas.config import PROCESSES
 from store.catalogue_models import SyncUnit
 from store.models import Connection, SyncRun, utcnow
-from tasks.catalogue import runs, waits
+from tasks.catalogue import claims, runs, waits
 
 
 class ControlError(ValueError):
@@ -51,7 +51,7 @@ def start_run(
     if variation is not None:
         options["variation"] = variation
     slot = f"{trigger}:{utcnow().strftime('%Y-%m-%dT%H:%M:%S')}:{uuid.uuid4().hex[:6]}"
-    run = runs.claim_slot(session, connection_id, process, slot, trigger=trigger,
+    run = claims.claim_slot(session, connection_id, process, slot, trigger=trigger,
                           options=options, wait=wait)
     assert run is not None  # the slot is new by construction
     return run

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from schemas.config import ConfigError
 from store.models import Connection, SyncRun, utcnow
 from store.secrets import SecretKeyError
-from tasks.catalogue import leases, runs
+from tasks.catalogue import claims, leases, runs
 from tasks.catalogue.registry import PROCESSES, task_for
 from tasks.catalogue.slots import offset_minutes, slot_key
 from tasks.catalogue.sql import among
@@ -63,7 +63,7 @@ def tick(now: datetime | None = None) -> list[Started]:
                 wanted.append((row.id, process,
                                slot_key(now, interval, offset_minutes(row.id, interval))))
         taken = _claimed(session, wanted)
-        for run in runs.claim_scheduled(session, [w for w in wanted if w not in taken]):
+        for run in claims.claim_scheduled(session, [w for w in wanted if w not in taken]):
             if run.status == "running":
                 task, queue = task_for(run.process)
                 started.append(Started(run.connection_id, run.process, run.run_id, task,

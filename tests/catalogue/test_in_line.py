@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from store.models import SyncRun
-from tasks.catalogue import control, runs, waits
+from tasks.catalogue import claims, control, runs, waits
 from tasks.catalogue.tasks import start
 from tests.catalogue.conftest import only
 from tests.catalogue.support import run_row
@@ -33,7 +33,7 @@ def test_a_manual_run_waits_for_the_scheduled_one_then_runs(
 ) -> None:
     conn = make_connection(sandboxes.plenty_url, sandboxes.spocc_url, processes=only())
     with runtime.db() as session:
-        scheduled = runs.claim_slot(session, conn, "stock_full", "2026-12-02T06:00",
+        scheduled = claims.claim_slot(session, conn, "stock_full", "2026-12-02T06:00",
                                     trigger="beat")
         assert scheduled is not None
         first = scheduled.id

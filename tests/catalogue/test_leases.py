@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from tasks.catalogue import control, leases, runs
+from tasks.catalogue import claims, control, leases
 from tests.catalogue.conftest import ledger
 from tests.catalogue.support import assert_in_sync, run_row, start_run
 from tests.conftest import ON_BOTH_DATABASES, Sandboxes
@@ -91,7 +91,7 @@ def test_a_unit_whose_worker_was_killed_is_resumed_from_its_lease(
     assert lost, "the killed units are counted as lost on their rows"
     # the next slot of the process starts: it is not recorded as skipped
     with runtime.db() as session:
-        nxt = runs.claim_slot(session, sync_connection, "stock_full", "next-slot")
+        nxt = claims.claim_slot(session, sync_connection, "stock_full", "next-slot")
         assert nxt is not None and nxt.status == "running"
         nxt.status = "cancelled"
 

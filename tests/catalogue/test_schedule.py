@@ -127,13 +127,13 @@ def test_the_batched_claim_leaves_out_a_slot_another_beat_inserted_first(
     """Between the tick's read of the claimed slots and its INSERT another beat may claim
     one: that slot is left to it, the rest are claimed, and each run's fields are a beat
     run's (the batch writes them in one statement on PostgreSQL, row by row on SQLite)."""
-    from tasks.catalogue import runs
+    from tasks.catalogue import claims
 
     conn_id = make_connection(processes=only("stock_delta", "attributes", "images"))
     with runtime.db() as session:
         session.add(SyncRun(connection_id=conn_id, process="attributes", slot="s-1"))
     with runtime.db() as session:
-        claimed = runs.claim_scheduled(session, [(conn_id, "stock_delta", "s-1"),
+        claimed = claims.claim_scheduled(session, [(conn_id, "stock_delta", "s-1"),
                                                  (conn_id, "attributes", "s-1"),
                                                  (conn_id, "images", "s-1")], chunk=2)
     assert sorted((c.process, c.status) for c in claimed) == [
@@ -215,12 +215,12 @@ def test_sweeper_closes_finished_runs_and_finds_lost_units(
     from datetime import timedelta
 
     from store.catalogue_models import SyncUnit
-    from tasks.catalogue import runs
+    from tasks.catalogue import claims
 
     conn_id = make_connection(processes=only())
     with runtime.db() as session:
-        done = runs.claim_slot(session, conn_id, "stock_full", "a")
-        lost = runs.claim_slot(session, conn_id, "stock_delta", "b")
+        done = claims.claim_slot(session, conn_id, "stock_full", "a")
+        lost = claims.claim_slot(session, conn_id, "stock_delta", "b")
         assert done is not None and lost is not None
         done.planned = True
         session.add(
