@@ -65,10 +65,11 @@ def plan_slice(
     """Plan as much of the run as fits in this slice; True when planning is complete.
 
     Back-pressure is the connection's own: it pauses while `share.queued` of its units
-    served no later than this run's (its tier and the more urgent ones) wait to start. So a
-    connection with thousands of units to go puts a few at a time in the queue, and another
-    connection's units wait behind those few, not behind all of them; and a delta's planner
-    does not wait for an image run's backlog to drain."""
+    served no later than this run's (its tier and the more urgent ones) wait to start, and
+    while other connections have units waiting too, its fair part of that
+    (`runs.fair_room`). So a connection with thousands of units to go puts a few at a time
+    in the queue, and another connection's units wait behind those few, not behind all of
+    them; and a delta's planner does not wait for an image run's backlog to drain."""
     deadline = deadline if deadline is not None else time.monotonic() + SLICE_SECONDS
     ctx = context(connection_id)
     with runtime.db() as session:
@@ -95,11 +96,13 @@ def plan_slice(
     if options.get("touched_since") and not options.get("touched_done"):
         if not _scan_touched(ctx, run_id, deadline):
             return False
+    # a caller that counts its own backlog plans as if alone
+    others: Callable[[], int] = partial(int, 0)
     if backlog is None:
         backlog = partial(runs.waiting_units, connection_id, tier(run.process))
-    room = ctx.conn.share.queued
+        others = partial(runs.others_waiting, connection_id, tier(run.process))
     while True:
-        if backlog() >= room:
+        if backlog() >= runs.fair_room(ctx.conn.share.queued, others()):
             return False
         if not _plan_page(ctx, run_id, send):
             return True

@@ -286,17 +286,45 @@ def time_out(session: Session, run: SyncRun, reason: str) -> None:
 def waiting_units(connection_id: str, up_to_tier: int) -> int:
     """The connection's units sent and not yet started, of its open runs served no later
     than `up_to_tier` (the planners' back-pressure, `share.queued`)."""
-    from tasks.catalogue.registry import TIERS, tier
-    from workers import runtime
-
-    served = [p for p in TIERS if tier(p) <= up_to_tier]
-    with runtime.db() as session:
+    with _runtime().db() as session:
         return int(session.execute(
             select(func.count()).select_from(SyncUnit)
             .join(SyncRun, SyncRun.id == SyncUnit.run_id)
-            .where(SyncRun.connection_id == connection_id, SyncRun.status.in_(OPEN_RUN),
-                   SyncRun.process.in_(served), SyncUnit.status == "pending")
+            .where(SyncRun.connection_id == connection_id, *_waiting(up_to_tier))
         ).scalar_one())
+
+
+def others_waiting(connection_id: str, up_to_tier: int) -> int:
+    """How many other connections have units waiting that are served no later than
+    `up_to_tier`: those a planner shares the queue with (`fair_room`)."""
+    with _runtime().db() as session:
+        return int(session.execute(
+            select(func.count(func.distinct(SyncRun.connection_id))).select_from(SyncUnit)
+            .join(SyncRun, SyncRun.id == SyncUnit.run_id)
+            .where(SyncRun.connection_id != connection_id, *_waiting(up_to_tier))
+        ).scalar_one())
+
+
+def fair_room(queued: int, others: int) -> int:
+    """How many units a connection keeps waiting while `others` connections have some
+    waiting too: its `share.queued`, split evenly with them (at least one). The queue is a
+    FIFO, so a connection with 1,000 units to go and one with 2 are then served about
+    alternately (a round-robin through the queue); a larger `share.queued` is a weight."""
+    return max(1, queued // (others + 1))
+
+
+def _waiting(up_to_tier: int) -> tuple[Any, ...]:
+    from tasks.catalogue.registry import TIERS, tier
+
+    served = [p for p in TIERS if tier(p) <= up_to_tier]
+    return (SyncRun.status.in_(OPEN_RUN), SyncRun.process.in_(served),
+            SyncUnit.status == "pending")
+
+
+def _runtime() -> Any:
+    from workers import runtime
+
+    return runtime
 
 
 def open_runs(session: Session) -> list[SyncRun]:

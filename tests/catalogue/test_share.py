@@ -118,3 +118,38 @@ def test_a_small_run_is_not_served_after_all_of_a_big_ones_units(
     assert done_by_then <= 10, f"{done_by_then} of A's 20 units went before B's one"
     assert run_row(a).status == "running"
     assert wait_run(a, 300).status == "succeeded"
+
+
+def _pending(conn_id: str) -> int:
+    with runtime.db() as session:
+        return int(session.execute(select(func.count()).select_from(SyncUnit).where(
+            SyncUnit.connection_id == conn_id, SyncUnit.status == "pending")).scalar_one())
+
+
+@ON_BOTH_DATABASES
+@pytest.mark.catalogue(variations=8_000, plenty_variations=8_000)
+def test_a_connection_queues_its_fair_part_of_its_share_while_others_wait(
+        sandboxes: Sandboxes, make_connection: Callable[..., str]) -> None:
+    """Round-robin between connections, through the queue: while 3 other connections have
+    units waiting, one with `share.queued` 8 keeps 8 // 4 = 2 of its own waiting, so the
+    FIFO alternates between them; alone again, it keeps its whole share. Before, it kept 8
+    waiting beside their one each and took 8 of every 11 starts."""
+    from tasks.catalogue.planner import plan_slice
+
+    heavy = make_connection(sandboxes.plenty_url, sandboxes.spocc_url, processes=only(),
+                            share={"queued": 8})
+    others = [make_connection(processes=only()) for _ in range(3)]
+    for other in others:
+        _units(other, "stock_delta", 1)  # a more urgent tier: it counts against the share
+    with runtime.db() as session:
+        run_id = control.start_run(session, heavy, "stock_full").id
+
+    assert plan_slice(heavy, run_id, lambda *_: None) is False
+    # one page of the planner adds 2 units: it stops at the first check past its part
+    assert 2 <= _pending(heavy) <= 3, _pending(heavy)
+
+    with runtime.db() as session:  # the others' units have started
+        session.execute(update(SyncUnit).where(SyncUnit.connection_id.in_(others))
+                        .values(status="done"))
+    assert plan_slice(heavy, run_id, lambda *_: None) is False
+    assert 8 <= _pending(heavy) <= 9, _pending(heavy)
