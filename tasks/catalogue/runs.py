@@ -295,13 +295,19 @@ def waiting_units(connection_id: str, up_to_tier: int) -> int:
 
 
 def others_waiting(connection_id: str, up_to_tier: int) -> int:
-    """How many other connections have units waiting that are served no later than
-    `up_to_tier`: those a planner shares the queue with (`fair_room`)."""
+    """How many other connections wait for a worker with work served no later than
+    `up_to_tier`: units queued, or a run whose planner has not planned all of it yet (its
+    planner's message waits in the same queue). Those a planner shares the queue with."""
+    from tasks.catalogue.registry import TIERS, tier
+
+    served = [p for p in TIERS if tier(p) <= up_to_tier]
+    pending = (select(SyncUnit.id).where(SyncUnit.run_id == SyncRun.id,
+                                         SyncUnit.status == "pending").exists())
     with _runtime().db() as session:
         return int(session.execute(
-            select(func.count(func.distinct(SyncRun.connection_id))).select_from(SyncUnit)
-            .join(SyncRun, SyncRun.id == SyncUnit.run_id)
-            .where(SyncRun.connection_id != connection_id, *_waiting(up_to_tier))
+            select(func.count(func.distinct(SyncRun.connection_id)))
+            .where(SyncRun.connection_id != connection_id, SyncRun.status.in_(OPEN_RUN),
+                   SyncRun.process.in_(served), SyncRun.planned.is_(False) | pending)
         ).scalar_one())
 
 

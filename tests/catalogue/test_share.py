@@ -130,26 +130,31 @@ def _pending(conn_id: str) -> int:
 @pytest.mark.catalogue(variations=8_000, plenty_variations=8_000)
 def test_a_connection_queues_its_fair_part_of_its_share_while_others_wait(
         sandboxes: Sandboxes, make_connection: Callable[..., str]) -> None:
-    """Round-robin between connections, through the queue: while 3 other connections have
-    units waiting, one with `share.queued` 8 keeps 8 // 4 = 2 of its own waiting, so the
-    FIFO alternates between them; alone again, it keeps its whole share. Before, it kept 8
-    waiting beside their one each and took 8 of every 11 starts."""
+    """Round-robin between connections, through the queue: while 5 other connections wait
+    (2 with units queued, 3 whose planners have not yet planned any), one with
+    `share.queued` 12 keeps 12 // 6 = 2 of its own waiting, so the FIFO alternates between
+    them; alone again, it keeps its whole share. Before, it kept 12 waiting beside their
+    one each."""
+    from store.models import SyncRun
     from tasks.catalogue.planner import plan_slice
 
     heavy = make_connection(sandboxes.plenty_url, sandboxes.spocc_url, processes=only(),
-                            share={"queued": 8})
-    others = [make_connection(processes=only()) for _ in range(3)]
-    for other in others:
+                            share={"queued": 12})
+    queued = [make_connection(processes=only()) for _ in range(2)]
+    planning = [make_connection(processes=only()) for _ in range(3)]
+    for other in queued:
         _units(other, "stock_delta", 1)  # a more urgent tier: it counts against the share
     with runtime.db() as session:
+        for other in planning:
+            control.start_run(session, other, "stock_full")
         run_id = control.start_run(session, heavy, "stock_full").id
 
     assert plan_slice(heavy, run_id, lambda *_: None) is False
     # one page of the planner adds 2 units: it stops at the first check past its part
     assert 2 <= _pending(heavy) <= 3, _pending(heavy)
 
-    with runtime.db() as session:  # the others' units have started
-        session.execute(update(SyncUnit).where(SyncUnit.connection_id.in_(others))
-                        .values(status="done"))
+    with runtime.db() as session:  # the others' runs are done
+        session.execute(update(SyncRun).where(SyncRun.connection_id.in_(queued + planning))
+                        .values(status="succeeded"))
     assert plan_slice(heavy, run_id, lambda *_: None) is False
-    assert 8 <= _pending(heavy) <= 9, _pending(heavy)
+    assert 12 <= _pending(heavy) <= 13, _pending(heavy)
