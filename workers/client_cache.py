@@ -49,6 +49,3 @@ class ClientCache(Generic[T]):
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)

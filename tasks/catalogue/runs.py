@@ -19,6 +19,7 @@ from store.catalogue_models import OPEN_RUN, OPEN_UNIT, CatalogueState, SyncUnit
 from store.models import SyncRun, utcnow
 from tasks.catalogue.leases import pending_until
 from tasks.catalogue.sql import among
+from workers import runtime
 
 # a run asked for by hand while the process's run is open: it starts when that one closes
 QUEUED = "queued"
@@ -286,11 +287,12 @@ def time_out(session: Session, run: SyncRun, reason: str) -> None:
 def waiting_units(connection_id: str, up_to_tier: int) -> int:
     """The connection's units sent and not yet started, of its open runs served no later
     than `up_to_tier` (the planners' back-pressure, `share.queued`)."""
-    with _runtime().db() as session:
+    with runtime.db() as session:
         return int(session.execute(
             select(func.count()).select_from(SyncUnit)
             .join(SyncRun, SyncRun.id == SyncUnit.run_id)
-            .where(SyncRun.connection_id == connection_id, *_waiting(up_to_tier))
+            .where(SyncRun.connection_id == connection_id, *_open_and_served(up_to_tier),
+                   SyncUnit.status == "pending")
         ).scalar_one())
 
 
@@ -298,16 +300,13 @@ def others_waiting(connection_id: str, up_to_tier: int) -> int:
     """How many other connections wait for a worker with work served no later than
     `up_to_tier`: units queued, or a run whose planner has not planned all of it yet (its
     planner's message waits in the same queue). Those a planner shares the queue with."""
-    from tasks.catalogue.registry import TIERS, tier
-
-    served = [p for p in TIERS if tier(p) <= up_to_tier]
     pending = (select(SyncUnit.id).where(SyncUnit.run_id == SyncRun.id,
                                          SyncUnit.status == "pending").exists())
-    with _runtime().db() as session:
+    with runtime.db() as session:
         return int(session.execute(
             select(func.count(func.distinct(SyncRun.connection_id)))
-            .where(SyncRun.connection_id != connection_id, SyncRun.status.in_(OPEN_RUN),
-                   SyncRun.process.in_(served), SyncRun.planned.is_(False) | pending)
+            .where(SyncRun.connection_id != connection_id, *_open_and_served(up_to_tier),
+                   SyncRun.planned.is_(False) | pending)
         ).scalar_one())
 
 
@@ -319,18 +318,12 @@ def fair_room(queued: int, others: int) -> int:
     return max(1, queued // (others + 1))
 
 
-def _waiting(up_to_tier: int) -> tuple[Any, ...]:
-    from tasks.catalogue.registry import TIERS, tier
+def _open_and_served(up_to_tier: int) -> tuple[Any, Any]:
+    """Open runs of the processes served no later than `up_to_tier`."""
+    from tasks.catalogue.registry import TIERS, tier  # the registry's processes import us
 
     served = [p for p in TIERS if tier(p) <= up_to_tier]
-    return (SyncRun.status.in_(OPEN_RUN), SyncRun.process.in_(served),
-            SyncUnit.status == "pending")
-
-
-def _runtime() -> Any:
-    from workers import runtime
-
-    return runtime
+    return SyncRun.status.in_(OPEN_RUN), SyncRun.process.in_(served)
 
 
 def open_runs(session: Session) -> list[SyncRun]:
