@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.infra import private_postgres, private_redis_db, redis_url
+from tests.support.infra import environ, private_postgres, private_redis_db, redis_url
 from tests.support.processes import SpoccProcess
 
 
@@ -59,18 +59,12 @@ def spocc_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpoccEnv]:
             "SPOCC_TASK_TIME_LIMIT": "90",
             "SPOCC_EXTRA_TASK_MODULES": "tests.support.tasks",
         }
-        saved = {k: os.environ.get(k) for k in overrides}
-        os.environ.update(overrides)
-        _reload()
-        upgrade(db_url)
         try:
-            yield SpoccEnv(db_url, r_url, data_dir, dict(os.environ))
+            with environ(**overrides):
+                _reload()
+                upgrade(db_url)
+                yield SpoccEnv(db_url, r_url, data_dir, dict(os.environ))
         finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
             _reload()
 
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from celery import Celery
-from kombu import Exchange, Queue
+from celery import Celery, signals
 
 import beat_schedule
-from workers import beat_health, logs
+from workers import beat_health, broker, logs
 from workers.queues import PRIORITY_STEPS, SEP
 from workers.runtime import settings
-from workers.settings import QUEUES, Settings
+from workers.settings import Settings
 
 # Each task's queue, as its definition states it (workers.task_base.spocc_task).
 TASK_QUEUES: dict[str, str] = {}
@@ -34,10 +33,18 @@ TASK_MODULES = [
 ]
 
 
-def _configure(app: Celery, s: Settings) -> None:
-    broker = s.broker_url or f"redis+socket://{s.embedded_redis_socket}"
-    redis_url = s.redis_url or f"unix://{s.embedded_redis_socket}"
-    transport = {
+class SpoccCelery(Celery):
+    """On RabbitMQ, every message goes to its tier queue (`workers/broker.py`): sent, retried
+    and deferred alike, for all of them pass through `send_task`."""
+
+    def send_task(self, name: str, *args: Any, **options: Any) -> Any:
+        if broker.is_amqp(self.conf.broker_url):
+            options = broker.tiered(options, TASK_QUEUES.get(name, "default"))
+        return super().send_task(name, *args, **options)
+
+
+def _redis_transport(s: Settings) -> dict[str, Any]:
+    return {
         # Redis hands an unacked message to another worker after this: above the hard time
         # limit, so a running late-ack task is never duplicated.
         "visibility_timeout": s.visibility_timeout,
@@ -47,12 +54,29 @@ def _configure(app: Celery, s: Settings) -> None:
         "priority_steps": list(PRIORITY_STEPS),
         "sep": SEP,
     }
+
+
+def _amqp_transport() -> dict[str, Any]:
+    # A publish returns once RabbitMQ has taken the message: an order event the receiver
+    # answered 2xx for is on disk (with the row in SQL, the sweeper's second copy).
+    return {"confirm_publish": True}
+
+
+def _configure(app: Celery, s: Settings) -> None:
+    url = s.broker_url or f"redis+socket://{s.embedded_redis_socket}"
+    redis_url = s.redis_url or f"unix://{s.embedded_redis_socket}"
+    on_amqp = broker.is_amqp(url)
+    if on_amqp and s.redis_url is None:
+        raise RuntimeError("SPOCC_BROKER_URL is RabbitMQ: set SPOCC_REDIS_URL too (beat's "
+                           "schedule, the rate budgets and the tokens live in Redis)")
+    transport = _amqp_transport() if on_amqp else _redis_transport(s)
     app.conf.update(
-        broker_url=broker,
+        broker_url=url,
         broker_transport_options=transport,
         broker_connection_retry_on_startup=True,
-        result_backend=broker,
-        result_backend_transport_options=transport,
+        # Results are ignored; Redis holds the few a caller waits for, on either broker.
+        result_backend=_result_url(redis_url) if on_amqp else url,
+        result_backend_transport_options={} if on_amqp else transport,
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
@@ -69,7 +93,7 @@ def _configure(app: Celery, s: Settings) -> None:
         worker_max_tasks_per_child=s.max_tasks_per_child,
         worker_max_memory_per_child=s.max_memory_per_child_kb,
         task_default_queue="default",
-        task_queues=[Queue(q, Exchange(q), routing_key=q) for q in QUEUES],
+        task_queues=broker.declared(url),
         task_create_missing_queues=False,
         task_routes=(route,),
         # Flower sees tasks from the moment they are sent.
@@ -85,8 +109,25 @@ def _configure(app: Celery, s: Settings) -> None:
     )
 
 
+def _result_url(redis_url: str) -> str:
+    # redis-py's spelling of a socket (`unix://`) is not Celery's (`redis+socket://`)
+    if redis_url.startswith("unix://"):
+        return "redis+socket://" + redis_url.removeprefix("unix://")
+    return redis_url
+
+
+@signals.celeryd_after_setup.connect
+def _consume_tiers(sender: Any, instance: Any, **kw: Any) -> None:
+    """`-Q catalogue` on RabbitMQ consumes catalogue's tier queues too."""
+    if not broker.is_amqp(instance.app.conf.broker_url):
+        return
+    queues = instance.app.amqp.queues
+    for name in broker.consumed_with(queues.consume_from):
+        queues.select_add(queues[name])  # the declared quorum queue, not a new classic one
+
+
 def create_app() -> Celery:
-    app = Celery("spocc")
+    app = SpoccCelery("spocc")
     _configure(app, settings())
     extra = [m for m in os.environ.get("SPOCC_EXTRA_TASK_MODULES", "").split(",") if m]
     app.conf.include = TASK_MODULES + extra

@@ -20,6 +20,26 @@ REDIS_PORT = int(os.environ.get("SPOCC_TEST_REDIS_PORT", "6379"))
 
 
 @contextmanager
+def environ(**values: str | None) -> Iterator[None]:
+    """These environment variables set (None: unset) for the block, then as they were."""
+    saved = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            _put(k, v)
+        yield
+    finally:
+        for k, v in saved.items():
+            _put(k, v)
+
+
+def _put(key: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = value
+
+
+@contextmanager
 def private_postgres() -> Iterator[str]:
     """A new empty database; yields its SQLAlchemy URL and drops it afterwards."""
     name = f"spocc_t_{uuid.uuid4().hex[:10]}"
@@ -56,3 +76,43 @@ def private_redis_db() -> Iterator[int]:
 
 def redis_url(db: int) -> str:
     return f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}"
+
+
+RABBITMQ = os.environ.get("SPOCC_TEST_RABBITMQ", "127.0.0.1:5672")
+
+
+@contextmanager
+def private_rabbitmq_vhost() -> Iterator[str]:
+    """A new RabbitMQ virtual host for guest; yields its broker URL and deletes it (with
+    every queue in it) afterwards."""
+    import subprocess
+
+    name = f"spocc_t_{uuid.uuid4().hex[:10]}"
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True, timeout=60)
+    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*",
+                    ".*"], check=True, timeout=60)
+    try:
+        yield f"amqp://guest:guest@{RABBITMQ}/{name}"
+    finally:
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], check=False, timeout=60)
+
+
+def rabbitmq_queues(url: str) -> dict[str, int]:
+    """Each queue of the URL's virtual host, with the messages ready in it."""
+    import subprocess
+
+    vhost = url.rsplit("/", 1)[1]
+    out = subprocess.run(["rabbitmqctl", "-q", "list_queues", "-p", vhost, "--no-table-headers",
+                          "name", "messages_ready"], check=True, timeout=60,
+                         capture_output=True, text=True).stdout
+    return {name: int(n) for name, n in (line.split() for line in out.splitlines() if line)}
+
+
+def purge_rabbitmq(url: str) -> None:
+    """Every message ready in the virtual host gone, as a broker that lost its disk."""
+    import subprocess
+
+    vhost = url.rsplit("/", 1)[1]
+    for name in rabbitmq_queues(url):
+        subprocess.run(["rabbitmqctl", "-q", "purge_queue", "-p", vhost, name], check=True,
+                       timeout=60)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -172,3 +173,15 @@ def _cut_bookkeeping(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
 def cut(self: Any, token: str, at: str) -> None:
     """Counts its runs; its bookkeeping's connection is cut under it (see `CutTask`)."""
     runtime.redis_client().incr(f"test:cut:{token}:runs")
+
+
+@spocc_task("spocc.test.route", queue="default", base=TokenTask, max_retries=0)
+def route(self: Any, token: str, holds: int, countdown: float) -> None:
+    """Records the queue (routing key) and priority each run came with, and defers `holds`
+    times for `countdown` seconds: a deferral must come back on the same tier."""
+    client = runtime.redis_client()
+    info = self.request.delivery_info or {}
+    client.rpush(f"test:route:{token}",
+                 json.dumps([time.time(), info.get("routing_key"), info.get("priority")]))
+    if int(client.llen(f"test:route:{token}")) <= holds:
+        self.defer(countdown, f"test {token} comes back later")

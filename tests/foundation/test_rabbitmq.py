@@ -1,0 +1,130 @@
+"""RabbitMQ as the broker (`SPOCC_BROKER_URL=amqp://…`): quorum queues, tiers as queues of
+their own, countdowns kept by RabbitMQ (native delayed delivery), depth from the broker.
+Each test has a virtual host of its own on the machine's RabbitMQ; Redis stays for the rest."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from tests.support.infra import environ, private_rabbitmq_vhost, rabbitmq_queues
+from tests.support.processes import SpoccProcess, wait_until
+from workers import broker, runtime
+
+
+@pytest.fixture
+def amqp_url() -> Iterator[str]:
+    with private_rabbitmq_vhost() as url:
+        yield url
+
+
+@contextmanager
+def on_rabbitmq(url: str, redis_url: str) -> Iterator[Any]:
+    """This process's settings and a Celery app of its own pointed at RabbitMQ."""
+    from workers.celery_app import create_app
+
+    try:
+        with environ(SPOCC_BROKER_URL=url, SPOCC_REDIS_URL=redis_url):
+            runtime.reset()
+            yield create_app()
+    finally:
+        runtime.reset()  # after the environment is back
+
+
+def _worker(env: dict[str, str], tmp_path: Any, queues: str) -> SpoccProcess:
+    proc = SpoccProcess(["worker", "-Q", queues, "-c", "2", "-n", f"rmq-{uuid.uuid4().hex[:6]}@%h",
+                         "--loglevel", "INFO"], env, tmp_path, "worker").start()
+    proc.wait_for_log("ready.", 60)
+    return proc
+
+
+def _runs(token: str) -> list[list[Any]]:
+    return [json.loads(raw) for raw in runtime.redis_client().lrange(f"test:route:{token}", 0, -1)]
+
+
+def test_a_message_goes_to_its_tier_queue_and_a_deferral_keeps_it_and_its_countdown(
+    spocc_env, amqp_url, tmp_path
+):
+    env = {**spocc_env.env, "SPOCC_BROKER_URL": amqp_url}
+    worker = _worker(env, tmp_path, "default")
+    try:
+        # the worker started with `-Q default` declared and consumes every tier of it
+        assert {"default", "default.p3", "default.p6", "default.p9"} <= set(
+            rabbitmq_queues(amqp_url))
+        token = uuid.uuid4().hex
+        with on_rabbitmq(amqp_url, spocc_env.redis_url) as app:
+            sent = time.time()
+            app.send_task("spocc.test.route", kwargs={"token": token, "holds": 2,
+                                                      "countdown": 2.0},
+                          priority=6, countdown=2)
+        wait_until(lambda: len(_runs(token)) == 3, 60, "three runs (two deferrals)")
+        runs = _runs(token)
+        # every run came through default.p6 at priority 6; a countdown held it ≥ 2 s
+        # (RabbitMQ's delayed queues, not a worker holding the message)
+        assert [r[1].rsplit(".", 2)[-2:] for r in runs] == [["default", "p6"]] * 3, runs
+        assert [r[2] for r in runs] == [6, 6, 6]
+        starts = [sent] + [r[0] for r in runs]
+        assert all(b - a >= 1.9 for a, b in itertools.pairwise(starts)), starts
+        assert "celery_delayed_27" in rabbitmq_queues(amqp_url)
+    finally:
+        worker.stop()
+
+
+def test_depth_counts_every_tier_queue_and_up_to_a_tier(spocc_env, amqp_url, tmp_path):
+    env = {**spocc_env.env, "SPOCC_BROKER_URL": amqp_url}
+    # a worker declares the queues, then leaves: what is sent now waits
+    _worker(env, tmp_path, "orders,catalogue,default").stop()
+    with on_rabbitmq(amqp_url, spocc_env.redis_url) as app:
+        assert broker.amqp()
+        for priority in (0, 3, 3, 6):
+            app.send_task("spocc.test.route", kwargs={"token": "x", "holds": 0,
+                                                      "countdown": 0.0},
+                          queue="catalogue", priority=priority)
+        assert broker.depth("catalogue") == 4
+        assert broker.depth("catalogue", up_to=0) == 1
+        assert broker.depth("catalogue", up_to=3) == 3
+        assert broker.depth("orders") == 0
+        # RabbitMQ's own count (its statistics come every few seconds)
+        wait_until(lambda: rabbitmq_queues(amqp_url)["catalogue.p3"] == 2, 30,
+                   "two messages in catalogue.p3")
+
+
+def test_depth_of_an_unreachable_broker_raises_a_broker_error(spocc_env):
+    with on_rabbitmq("amqp://guest:guest@127.0.0.1:1/none", spocc_env.redis_url):
+        with pytest.raises(broker.ERRORS):
+            broker.depth("orders")
+
+
+def test_rabbitmq_without_a_redis_url_is_refused_with_the_setting_to_set(spocc_env):
+    from workers.celery_app import create_app
+
+    try:
+        with environ(SPOCC_BROKER_URL="amqp://guest:guest@127.0.0.1:5672/",
+                     SPOCC_REDIS_URL=None):
+            runtime.reset()
+            with pytest.raises(RuntimeError, match="SPOCC_REDIS_URL"):
+                create_app()
+    finally:
+        runtime.reset()
+
+
+@pytest.mark.parametrize("options,queue", [
+    ({"priority": 3}, "orders.p3"),
+    ({"queue": "catalogue", "priority": 9}, "catalogue.p9"),
+    ({"queue": "catalogue", "priority": 5}, "catalogue.p3"),
+    # a retry: the delivery info of a message that came through the delayed queues
+    ({"exchange": "celery_delayed_delivery", "routing_key": "0." * 28 + "catalogue.p6",
+      "priority": 6}, "catalogue.p6"),
+    ({"exchange": "spocc", "routing_key": "default", "priority": None}, "default"),
+])
+def test_tiered_options(options, queue):
+    out = broker.tiered(options, "orders")
+    assert out["queue"] == queue
+    assert "exchange" not in out and "routing_key" not in out
