@@ -56,7 +56,7 @@ def status(connection_id: str | None) -> None:
     health = gather()
     for part, why in health.unreachable.items():
         out.print(f"[bold red]{part} unreachable[/]: {escape(why)}")
-    if "redis" not in health.unreachable:
+    if not {"redis", "broker"} & set(health.unreachable):
         table = Table("queue", "waiting", "consumers")
         for q, n in health.queues.items():
             table.add_row(q, str(n), ", ".join(health.consumers.get(q, [])) or "[red]none[/]")

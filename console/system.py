@@ -11,7 +11,7 @@ import redis
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from workers import beat_health, queues, runtime
+from workers import beat_health, broker, runtime
 from workers.settings import QUEUES
 
 SILENT_TICKS = 2
@@ -49,11 +49,15 @@ def _database() -> Probe:
 
 def _redis() -> tuple[Probe, dict[str, int | None]]:
     try:
-        client = runtime.redis_client()
-        client.ping()
-        return Probe(True, "reachable"), {q: queues.depth(client, q) for q in QUEUES}
+        runtime.redis_client().ping()
     except (redis.RedisError, RuntimeError) as exc:
         return Probe(False, f"unreachable: {type(exc).__name__}"), dict.fromkeys(QUEUES)
+    try:
+        depths: dict[str, int | None] = dict(broker.depths())
+    except broker.ERRORS as exc:  # RabbitMQ, apart from Redis
+        return Probe(True, f"reachable; broker unreachable: {type(exc).__name__}"), dict.fromkeys(
+            QUEUES)
+    return Probe(True, "reachable"), depths
 
 
 def workers_per_queue(timeout: float = 1.0) -> tuple[Probe, dict[str, list[str]]]:

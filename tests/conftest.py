@@ -16,7 +16,13 @@ from typing import Any
 
 import pytest
 
-from tests.support.infra import environ, private_postgres, private_redis_db, redis_url
+from tests.support.infra import (
+    environ,
+    private_postgres,
+    private_rabbitmq_vhost,
+    private_redis_db,
+    redis_url,
+)
 from tests.support.processes import SpoccProcess
 
 
@@ -178,8 +184,33 @@ def _drop_queued_work(url: str) -> None:
 
 
 @pytest.fixture
+def broker_backend(request: pytest.FixtureRequest, spocc_env: SpoccEnv) -> Iterator[str]:
+    """Redis unless parametrized (`ON_BOTH_BROKERS`); "rabbitmq" points the session's
+    environment, this process and the workers and receiver started for the test at a
+    RabbitMQ virtual host of the test's own (Redis stays for the rest)."""
+    backend = getattr(request, "param", "redis")
+    if backend == "redis":
+        yield backend
+        return
+    saved = spocc_env.env["SPOCC_BROKER_URL"]
+    with private_rabbitmq_vhost() as url:
+        spocc_env.env["SPOCC_BROKER_URL"] = url
+        try:
+            with environ(SPOCC_BROKER_URL=url):
+                _reload()
+                yield backend
+        finally:
+            spocc_env.env["SPOCC_BROKER_URL"] = saved
+            _reload()
+
+
+ON_BOTH_BROKERS = pytest.mark.parametrize("broker_backend", ["redis", "rabbitmq"],
+                                          indirect=True)
+
+
+@pytest.fixture
 def worker_factory(
-    spocc_env: SpoccEnv, db_backend: str, tmp_path: Path
+    spocc_env: SpoccEnv, db_backend: str, broker_backend: str, tmp_path: Path
 ) -> Iterator[Callable[..., SpoccProcess]]:
     # What earlier tests left queued (their sweeps' resends, retries of their connections)
     # would keep this test's workers busy first.

@@ -141,4 +141,10 @@ logs.connect_celery()
 
 def reconfigure() -> None:
     """Re-read the settings into the existing app (tests change the environment)."""
+    before = app.conf.broker_url
     _configure(app, settings())
+    if app.conf.broker_url != before:
+        # Another broker: its queues and routes, and connections from kombu's pools of it
+        # (kept there, per broker, for a switch back).
+        app._pool = None
+        app.__dict__.pop("amqp", None)

@@ -24,8 +24,7 @@ from sqlalchemy.orm import Session
 from store import config_store
 from store.models import Connection, DeadLetter, EventDelivery, SyncRun, utcnow
 from store.secrets import SecretKeyError
-from workers import beat_health, queues, runtime
-from workers.settings import QUEUES
+from workers import beat_health, broker, runtime
 
 log = logging.getLogger("spocc.exporter")
 
@@ -47,13 +46,16 @@ def _gauge(name: str, doc: str, *labels: str) -> GaugeMetricFamily:
 
 
 def _broker(now: datetime) -> Iterator[GaugeMetricFamily]:
-    client = runtime.redis_client()
     length = _gauge("celery_queue_length", "Messages waiting in the broker queue.", "queue_name")
-    for queue in QUEUES:
-        length.add_metric([queue], float(queues.depth(client, queue)))
-    unacked = _gauge("spocc_unacked_messages", "Messages delivered to a worker, not acked yet.")
-    unacked.add_metric([], float(client.hlen("unacked")))
-    yield from (length, unacked)
+    for queue, depth in broker.depths().items():
+        length.add_metric([queue], float(depth))
+    yield length
+    if not broker.amqp():
+        # RabbitMQ counts its unacked messages itself (its rabbitmq_prometheus plugin)
+        unacked = _gauge("spocc_unacked_messages",
+                         "Messages delivered to a worker, not acked yet.")
+        unacked.add_metric([], float(runtime.redis_client().hlen("unacked")))
+        yield unacked
 
 
 def _deliveries(session: Session, now: datetime) -> Iterator[GaugeMetricFamily]:
@@ -186,12 +188,13 @@ class StateCollector(Collector):
         now = utcnow()
         up = _gauge("spocc_exporter_source_up", "1 if the exporter could read the source.",
                     "source")
+        source = "broker" if broker.amqp() else "redis"  # RabbitMQ's depths, or Redis's
         try:
             yield from list(_broker(now))
-            up.add_metric(["redis"], 1.0)
+            up.add_metric([source], 1.0)
         except Exception as exc:
-            log.warning("metrics: Redis unreadable: %s", type(exc).__name__)
-            up.add_metric(["redis"], 0.0)
+            log.warning("metrics: %s unreadable: %s", source, type(exc).__name__)
+            up.add_metric([source], 0.0)
         try:
             families: list[GaugeMetricFamily] = []
             with runtime.db() as session:

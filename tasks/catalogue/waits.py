@@ -4,7 +4,8 @@ message, by run (process and connection), for `spocc status` and `spocc sync`.
 Kombu pushes a message on the left of its priority's list and a worker pops from the right,
 the most urgent list first. So what is served before a run's oldest queued message is every
 message of a more urgent list, and those to its right in its own list. Only the first
-`SCAN` messages of each list are read: a figure past that is shown as a lower bound.
+`SCAN` messages of each list are read: a figure past that is shown as a lower bound. On
+RabbitMQ the same question is answered from SQL (`_ahead_in_tier_queue`).
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-import redis
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from store.catalogue_models import SyncUnit
 from store.models import SyncRun
 from tasks.catalogue import runs
-from tasks.catalogue.registry import CATALOGUE_QUEUE, tier
-from workers import queues, runtime
+from tasks.catalogue.registry import CATALOGUE_QUEUE, TIERS, tier
+from workers import broker, queues, runtime
 
 SCAN = 20_000
 
@@ -51,6 +52,8 @@ def ahead_of(session: Session, run: SyncRun) -> Ahead | None:
     """What is served before `run`'s next queued message; None when none of its messages
     waits in the queue (it is running, done, or its messages are not sent yet) or nothing
     is ahead of it."""
+    if broker.amqp():
+        return _ahead_in_tier_queue(session, run)
     client = runtime.redis_client()
     lists = queues.keys(CATALOGUE_QUEUE, tier(run.process))
     ahead: Counter[int] = Counter()
@@ -76,6 +79,29 @@ def ahead_of(session: Session, run: SyncRun) -> Ahead | None:
     return Ahead(dict(by_run), more)
 
 
+def _ahead_in_tier_queue(session: Session, run: SyncRun) -> Ahead | None:
+    """On RabbitMQ, which cannot be read without taking: the other runs' units sent before
+    the run's oldest waiting one into the same tier queue (`workers/broker.py`), from SQL. A
+    worker takes from every tier queue in turn, so a more urgent queue's backlog is not
+    ahead of it; each unit's message is sent when its row is written."""
+    step = broker.step_of(tier(run.process))
+    same_queue = [p for p in TIERS if broker.step_of(tier(p)) == step]
+    oldest = session.execute(select(func.min(SyncUnit.created_at)).where(
+        SyncUnit.run_id == run.id, SyncUnit.status == "pending")).scalar_one()
+    if oldest is None and not run.planned:
+        oldest = run.started_at  # nothing of it sent but its planner, sent as it started
+    if oldest is None:
+        return None
+    rows = session.execute(
+        select(SyncRun.process, SyncRun.connection_id, func.count())
+        .join(SyncUnit, SyncUnit.run_id == SyncRun.id)
+        .where(SyncUnit.status == "pending", SyncUnit.created_at < oldest,
+               SyncRun.id != run.id, SyncRun.process.in_(same_queue))
+        .group_by(SyncRun.process, SyncRun.connection_id)).all()
+    by_run = {(process, conn): int(n) for process, conn, n in rows}
+    return Ahead(by_run, False) if by_run else None
+
+
 def why(session: Session, run: SyncRun) -> str | None:
     """`ahead_of` as a sentence, or None (also when Redis cannot be asked: the caller shows
     the rest of what it knows)."""
@@ -83,7 +109,7 @@ def why(session: Session, run: SyncRun) -> str | None:
         return in_line(session, run)
     try:
         ahead = ahead_of(session, run)
-    except (redis.RedisError, OSError, RuntimeError):
+    except broker.ERRORS:
         return None
     if ahead is not None:
         return str(ahead)

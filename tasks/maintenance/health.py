@@ -12,8 +12,9 @@ the list of `problems` that need a person:
 - an order event held past its horizon (`SPOCC_HELD_HORIZON_SECONDS`);
 - a connection whose configuration does not load (a secret under another key, say).
 
-`unreachable` names the database or Redis when either cannot be reached: then the report is
-partial, and `spocc status` exits 2 so that cron or a monitor can act on it.
+`unreachable` names the database, Redis or the broker (when it is RabbitMQ) when one cannot
+be reached: then the report is partial, and `spocc status` exits 2 so that cron or a monitor
+can act on it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from store.models import Connection, DeadLetter, SyncRun, utcnow
 from store.operator_models import ConfigRevision
 from store.secrets import SecretKeyError
 from tasks.orders import health as order_health
-from workers import beat_health, dlq_actions, queues, runtime
+from workers import beat_health, broker, dlq_actions, runtime
 from workers.settings import QUEUES
 
 BEAT_SILENT_TICKS = 2
@@ -64,7 +65,8 @@ class ProcessAge:
 @dataclass
 class Health:
     now: datetime
-    unreachable: dict[str, str] = field(default_factory=dict)  # "database" | "redis" → why
+    # "database" | "redis" | "broker" → why
+    unreachable: dict[str, str] = field(default_factory=dict)
     queues: dict[str, int] = field(default_factory=dict)
     consumers: dict[str, list[str]] = field(default_factory=dict)  # queue → worker names
     workers: list[str] = field(default_factory=list)
@@ -205,11 +207,14 @@ def _by_process(session: Session, value: Any, where: Any) -> dict[tuple[str, str
 
 def _redis(health: Health) -> None:
     try:
-        client = runtime.redis_client()
-        client.ping()
-        health.queues = {q: queues.depth(client, q) for q in QUEUES}
+        runtime.redis_client().ping()
     except (redis.RedisError, RuntimeError, OSError) as exc:
         health.unreachable["redis"] = _why(exc)
+        return
+    try:
+        health.queues = broker.depths()
+    except broker.ERRORS as exc:
+        health.unreachable["broker"] = _why(exc)  # RabbitMQ, apart from Redis
         return
     answer = _active_queues() or {}
     health.workers = sorted(answer)

@@ -96,6 +96,26 @@ def test_depth_counts_every_tier_queue_and_up_to_a_tier(spocc_env, amqp_url, tmp
                    "two messages in catalogue.p3")
 
 
+def test_the_exporter_reads_queue_lengths_from_rabbitmq(spocc_env, amqp_url, tmp_path):
+    from prometheus_client import generate_latest
+
+    from workers import metrics
+
+    env = {**spocc_env.env, "SPOCC_BROKER_URL": amqp_url}
+    _worker(env, tmp_path, "orders,catalogue,default").stop()
+    with on_rabbitmq(amqp_url, spocc_env.redis_url) as app:
+        for priority in (0, 6):
+            app.send_task("spocc.test.route", kwargs={"token": "x", "holds": 0,
+                                                      "countdown": 0.0},
+                          queue="catalogue", priority=priority)
+        registry, _ = metrics.registry()
+        text = generate_latest(registry).decode()
+    assert 'celery_queue_length{queue_name="catalogue"} 2.0' in text
+    assert 'celery_queue_length{queue_name="orders"} 0.0' in text
+    assert 'spocc_exporter_source_up{source="broker"} 1.0' in text
+    assert "spocc_unacked_messages" not in text  # RabbitMQ's own exporter counts those
+
+
 def test_depth_of_an_unreachable_broker_raises_a_broker_error(spocc_env):
     with on_rabbitmq("amqp://guest:guest@127.0.0.1:1/none", spocc_env.redis_url):
         with pytest.raises(broker.ERRORS):

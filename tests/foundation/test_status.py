@@ -21,7 +21,12 @@ from store.models import EventDelivery, SyncRun, utcnow
 from store.operator_models import ConfigRevision
 from tests.conftest import connection_document
 from tests.foundation.test_cli import spocc
-from tests.support.infra import private_postgres, private_redis_db, redis_url
+from tests.support.infra import (
+    private_postgres,
+    private_rabbitmq_vhost,
+    private_redis_db,
+    redis_url,
+)
 from tests.support.processes import SpoccProcess, wait_until
 from workers import beat_health, runtime
 
@@ -211,13 +216,27 @@ def _all_well_then_a_person_is_needed(env: dict[str, str], url: str, tmp_path: P
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("part", ["database", "redis"])
+def test_on_rabbitmq_status_counts_the_tier_queues_and_sees_their_consumers(
+    spocc_env, tmp_path: Path
+):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    upgrade(url)
+    with private_redis_db() as db, private_rabbitmq_vhost() as amqp:
+        env = {**spocc_env.env, "SPOCC_DATABASE_URL": url, "SPOCC_BROKER_URL": amqp,
+               "SPOCC_REDIS_URL": redis_url(db)}
+        _all_well_then_a_person_is_needed(env, url, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("part", ["database", "redis", "broker"])
 def test_status_exits_2_when_the_database_or_redis_cannot_be_reached(spocc_env, part):
     env = dict(spocc_env.env)
     if part == "database":
         env["SPOCC_DATABASE_URL"] = "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"
-    else:
+    elif part == "redis":
         env["SPOCC_BROKER_URL"] = env["SPOCC_REDIS_URL"] = "redis://127.0.0.1:1/0"
+    else:  # RabbitMQ as the broker, not there; Redis is
+        env["SPOCC_BROKER_URL"] = "amqp://guest:guest@127.0.0.1:1/nowhere"
     result = spocc(env, "status")
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"{part} unreachable" in result.stdout

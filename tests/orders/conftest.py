@@ -204,7 +204,8 @@ def _session() -> requests.Session:
 
 
 @pytest.fixture
-def receiver_proc(spocc_env: Any, db_backend: str, tmp_path: Any) -> Iterator[Receiver]:
+def receiver_proc(spocc_env: Any, db_backend: str, broker_backend: str, tmp_path: Any
+                  ) -> Iterator[Receiver]:
     rec = start_receiver(spocc_env.env, tmp_path, workers=3)
     yield rec
     rec.process.stop()

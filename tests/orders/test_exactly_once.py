@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import ON_BOTH_DATABASES
+from tests.conftest import ON_BOTH_BROKERS, ON_BOTH_DATABASES
 from tests.orders.conftest import World
 from tests.orders.test_flow import statuses_of
 from tests.support.processes import wait_until
@@ -28,6 +28,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.catalogue(variations=60, plenty_vari
 ORDERS = int(os.environ.get("SPOCC_TEST_ORDERS", "1000"))
 SHORT_LEASE = {"SPOCC_ORDER_LEASE_SECONDS": "15", "SPOCC_ORDER_LEASE_RENEW_SECONDS": "5"}
 SUBSCRIPTION_ORDERS = max(50, ORDERS // 10)
+# On RabbitMQ (issue 10), a fifth of them: the same proof of the delivery core on the other
+# broker, within CI's time.
+RABBITMQ_ORDERS = max(50, ORDERS // 5)
 SIGN_KEY = "demo-plentyone-sign-key-0123456789"
 
 
@@ -93,10 +96,14 @@ def deliver_by_subscription(world: World, deliveries: list[tuple[str, int, bool,
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("sender", ["posts", "subscriptions"])
-def test_every_event_of_many_orders_applied_once_and_in_order(world, worker_factory, sender):
+@pytest.mark.parametrize("sender,broker_backend", [
+    ("posts", "redis"), ("subscriptions", "redis"), ("posts", "rabbitmq")],
+    indirect=["broker_backend"])
+def test_every_event_of_many_orders_applied_once_and_in_order(world, worker_factory, sender,
+                                                              broker_backend):
     rng = random.Random(6)
-    count = ORDERS if sender == "posts" else SUBSCRIPTION_ORDERS
+    count = (SUBSCRIPTION_ORDERS if sender == "subscriptions"
+             else RABBITMQ_ORDERS if broker_backend == "rabbitmq" else ORDERS)
     deliver = deliver_all if sender == "posts" else deliver_by_subscription
     worker_factory(queues="orders", concurrency=8)
     started = time.monotonic()
@@ -169,12 +176,14 @@ def test_every_event_of_many_orders_applied_once_and_in_order(world, worker_fact
         assert changes[order_id] == [5.1]
     for order_id in cancelling:
         assert changes[order_id] == [5.1, 8.8]
-    print(f"\n{sender}: {count} orders, {sum(answers.values())} wave-1 deliveries: {elapsed:.1f} s "
+    print(f"\n{sender} ({broker_backend}): {count} orders, {sum(answers.values())} wave-1 "
+          f"deliveries: {elapsed:.1f} s "
           f"(setup {created - started:.1f}, deliver {delivered - created:.1f}, "
           f"applied {applied - created:.1f}, wave 2 {time.monotonic() - applied:.1f})")
 
 
 @ON_BOTH_DATABASES
+@ON_BOTH_BROKERS
 def test_worker_killed_after_spocc_applied_a_registration_whose_answer_was_lost(
         world, worker_factory):
     order_id = world.create_order([{"spoccId": world.spocc_ids(40)[0], "quantity": 1,
@@ -191,8 +200,9 @@ def test_worker_killed_after_spocc_applied_a_registration_whose_answer_was_lost(
         "running", "failed"}
     world.faults()
     worker_factory(queues="orders", concurrency=1, name="survivor", **SHORT_LEASE)
-    # Redis redelivers after the visibility timeout; the message waits out the dead run's
-    # lease and then takes the event over.
+    # Redis redelivers after the visibility timeout, RabbitMQ as soon as the dead worker's
+    # connection closes; the message waits out the dead run's lease and then takes the event
+    # over.
     statuses = world.wait_settled(timeout=60)
     assert set(statuses.values()) == {"done"}
     assert len(world.ledger("order.registered")) == 1
