@@ -3,6 +3,7 @@
     python -m bench.fairness [--variations 16000] [--scale 10,100,1000] [--skip-images]
                              [--plan-variations 50000] [--plan 200/120] [--skip-plan]
                              [--unequal-variations 500] [--skip-unequal]
+                             [--broker redis|rabbitmq]
 
 - **images running (limits off):** an image run of the demo catalogue (16,000 variations) is
   in progress; a stock delta of 5 % (800 variations) is triggered 30 s in. Target: the delta
@@ -40,7 +41,7 @@ from typing import Any
 
 import requests
 
-from bench.harness import BenchEnv, bench_env, percentile, row, worker
+from bench.harness import BROKERS, BenchEnv, bench_env, percentile, row, worker
 
 
 def _store(plenty_url: str, spocc_url: str, processes: dict[str, Any] | None = None) -> str:
@@ -101,7 +102,7 @@ def images_then_delta(env: BenchEnv, n: int) -> None:
     from sandboxes.plentyone.runner import start_background
     from sandboxes.spocc.runner import start as start_spocc
     from tasks.catalogue.registry import CATALOGUE_QUEUE, tier
-    from workers import queues, runtime
+    from workers import broker
 
     print(f"images running, then a stock delta ({n:,} variations, limits off, one "
           "catalogue worker -c 2)")
@@ -115,9 +116,8 @@ def images_then_delta(env: BenchEnv, n: int) -> None:
             changed = requests.post(f"{spocc.url}/__admin/catalogue/mutate",
                                     json={"percent": 5, "kind": "stock"},
                                     timeout=30).json()["count"]
-            client = runtime.redis_client()
-            queued_images = queues.depth(client, CATALOGUE_QUEUE) - queues.depth(
-                client, CATALOGUE_QUEUE, tier("stock_delta"))
+            queued_images = broker.depth(CATALOGUE_QUEUE) - broker.depth(
+                CATALOGUE_QUEUE, tier("stock_delta"))
             triggered = time.perf_counter()
             why, done = _delta(conn_id)
             took = time.perf_counter() - triggered
@@ -395,17 +395,21 @@ def main() -> None:
     parser.add_argument("--unequal-variations", type=int, default=500,
                         help="a light connection's catalogue; the heavy one has 100x")
     parser.add_argument("--skip-unequal", action="store_true")
+    parser.add_argument("--broker", choices=BROKERS, default="redis",
+                        help="the Celery broker: Redis, or RabbitMQ (quorum queues, tiers as "
+                        "queues); Redis keeps the budgets and the schedule either way")
     args = parser.parse_args()
+    print(f"broker: {args.broker}")
     if not args.skip_plan:
-        with bench_env() as env:
+        with bench_env(args.broker) as env:
             two_on_a_plan(env, args.plan_variations, args.plan)
-    with bench_env() as env:
+    with bench_env(args.broker) as env:
         if not args.skip_images:
             images_then_delta(env, args.variations)
     if not args.skip_unequal:
-        with bench_env() as env:
+        with bench_env(args.broker) as env:
             unequal(env, args.unequal_variations)
-    with bench_env():
+    with bench_env(args.broker):
         scale([int(s) for s in args.scale.split(",") if s])
 
 

@@ -16,7 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.infra import private_postgres, private_redis_db, redis_url
+from tests.support.infra import (
+    private_postgres,
+    private_rabbitmq_vhost,
+    private_redis_db,
+    redis_url,
+)
 from tests.support.processes import ROOT, SpoccProcess, wait_until
 
 
@@ -29,16 +34,18 @@ class BenchEnv:
 
 
 @contextmanager
-def bench_env(**extra: str) -> Iterator[BenchEnv]:
-    """Private PostgreSQL database and Redis db; the connector's settings point at them."""
+def bench_env(broker: str = "redis", **extra: str) -> Iterator[BenchEnv]:
+    """Private PostgreSQL database and Redis db; the connector's settings point at them. With
+    `broker="rabbitmq"`, a private RabbitMQ virtual host is the broker (Redis stays for the
+    rest)."""
     from store.migrate import upgrade
     from store.secrets import new_key
 
     with tempfile.TemporaryDirectory() as tmp, private_postgres() as db_url, \
-            private_redis_db() as db:
+            private_redis_db() as db, _broker_url(broker, redis_url(db)) as b_url:
         r_url = redis_url(db)
         os.environ.update({
-            "SPOCC_DATABASE_URL": db_url, "SPOCC_BROKER_URL": r_url, "SPOCC_REDIS_URL": r_url,
+            "SPOCC_DATABASE_URL": db_url, "SPOCC_BROKER_URL": b_url, "SPOCC_REDIS_URL": r_url,
             "SPOCC_DATA_DIR": tmp, "SPOCC_SECRET_KEY": new_key(), **extra,
         })
         from workers import celery_app, runtime
@@ -47,6 +54,20 @@ def bench_env(**extra: str) -> Iterator[BenchEnv]:
         celery_app.reconfigure()
         upgrade(db_url)
         yield BenchEnv(db_url, r_url, Path(tmp), dict(os.environ))
+
+
+@contextmanager
+def _broker_url(broker: str, redis: str) -> Iterator[str]:
+    if broker == "redis":
+        yield redis
+    elif broker == "rabbitmq":
+        with private_rabbitmq_vhost() as url:
+            yield url
+    else:
+        raise SystemExit(f"--broker {broker}: redis or rabbitmq")
+
+
+BROKERS = ("redis", "rabbitmq")
 
 
 @contextmanager
@@ -71,11 +92,12 @@ def _pinged(name: str) -> bool:
 
 
 def queue_drained(queue: str) -> bool:
-    """Nothing waiting in `queue` and nothing delivered but unacknowledged."""
-    from workers import queues, runtime
+    """Nothing waiting in `queue` and nothing delivered but unacknowledged (on Redis)."""
+    from workers import broker, runtime
 
-    client = runtime.redis_client()
-    return queues.depth(client, queue) == 0 and int(client.hlen("unacked")) == 0
+    if broker.amqp():
+        return broker.depth(queue) == 0
+    return broker.depth(queue) == 0 and int(runtime.redis_client().hlen("unacked")) == 0
 
 
 def noop_tasks_per_second(env: BenchEnv, n: int = 3000) -> float:
