@@ -98,7 +98,7 @@ def write(task: Any, connection_id: str, writeback_id: int) -> str:
     """Write the newest outcome of one order to PlentyONE. Returns done | again | retrying
     | busy (another run holds it, or nothing is pending)."""
     owner = new_owner(f"w{writeback_id}")
-    row = _claim(writeback_id, owner, replay=bool(getattr(task, "_is_replay", bool)()))
+    row = _claim(writeback_id, owner, replay=task._replay_of() is not None)
     if row is None or row.connection_id != connection_id:
         return "busy"
     plenty = writeback_client(runtime.connection(connection_id))
