@@ -118,10 +118,17 @@ def _result_url(redis_url: str) -> str:
 
 @signals.celeryd_after_setup.connect
 def _consume_tiers(sender: Any, instance: Any, **kw: Any) -> None:
-    """`-Q catalogue` on RabbitMQ consumes catalogue's tier queues too."""
-    if not broker.is_amqp(instance.app.conf.broker_url):
+    """`-Q catalogue` on RabbitMQ consumes catalogue's tier queues too. Every queue is
+    declared first, consumed here or not: Celery binds them all to its delayed-delivery
+    exchange as the worker starts, and a countdown message whose queue is not bound there
+    is dropped at the end of its delay."""
+    app = instance.app
+    if not broker.is_amqp(app.conf.broker_url):
         return
-    queues = instance.app.amqp.queues
+    queues = app.amqp.queues
+    with app.connection_for_write() as conn:
+        for queue in queues.values():
+            queue(conn.default_channel).declare()
     for name in broker.consumed_with(queues.consume_from):
         queues.select_add(queues[name])  # the declared quorum queue, not a new classic one
 

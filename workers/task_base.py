@@ -22,6 +22,7 @@ from typing import Any, Concatenate, NoReturn, ParamSpec, Protocol, TypeVar
 import redis
 from billiard.exceptions import WorkerLostError
 from celery import Task
+from celery.app.task import X_DEATH_HEADERS
 from celery.exceptions import Ignore, Retry, SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.result import AsyncResult
 from celery.signals import worker_process_init
@@ -245,7 +246,10 @@ class SpoccTask(Task):
 
     def _send_again(self, countdown: float, replay_of: int | None) -> None:
         """The same message later: same task id, arguments and retry count."""
-        headers = dict(self.request.headers or {})
+        # Not the `x-death` headers of a trip through RabbitMQ's delay queues: before 4.0.1
+        # it drops a message that dies again in a queue they name (celery#9867).
+        headers = {k: v for k, v in (self.request.headers or {}).items()
+                   if k not in X_DEATH_HEADERS}
         if replay_of is not None:
             headers[REPLAY_HEADER] = str(replay_of)
         self.signature_from_request(countdown=countdown, headers=headers).apply_async()

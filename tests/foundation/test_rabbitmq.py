@@ -55,9 +55,11 @@ def test_a_message_goes_to_its_tier_queue_and_a_deferral_keeps_it_and_its_countd
     env = {**spocc_env.env, "SPOCC_BROKER_URL": amqp_url}
     worker = _worker(env, tmp_path, "default")
     try:
-        # the worker started with `-Q default` declared and consumes every tier of it
-        assert {"default", "default.p3", "default.p6", "default.p9"} <= set(
-            rabbitmq_queues(amqp_url))
+        # the worker started with `-Q default` declared every queue (Celery binds them all
+        # to its delayed-delivery exchange) and consumes every tier of default
+        assert {f"{q}{t}" for q in ("orders", "catalogue", "default")
+                for t in ("", ".p3", ".p6", ".p9")} <= set(rabbitmq_queues(amqp_url))
+        assert "Failed to bind" not in worker.log() and "CRITICAL" not in worker.log()
         token = uuid.uuid4().hex
         with on_rabbitmq(amqp_url, spocc_env.redis_url) as app:
             sent = time.time()
@@ -73,6 +75,30 @@ def test_a_message_goes_to_its_tier_queue_and_a_deferral_keeps_it_and_its_countd
         starts = [sent] + [r[0] for r in runs]
         assert all(b - a >= 1.9 for a, b in itertools.pairwise(starts)), starts
         assert "celery_delayed_27" in rabbitmq_queues(amqp_url)
+    finally:
+        worker.stop()
+
+
+def test_a_message_deferred_again_through_the_same_delay_queues_comes_back(
+    spocc_env, amqp_url, tmp_path
+):
+    """RabbitMQ before 4.0.1 drops (or, dead-lettering at least once, strands) a message that
+    dies in a queue its `x-death` header already names: a deferral must not carry the last
+    trip's header into the next (celery#9867; bench.fairness lost units so)."""
+    env = {**spocc_env.env, "SPOCC_BROKER_URL": amqp_url}
+    worker = _worker(env, tmp_path, "catalogue")
+    try:
+        token = uuid.uuid4().hex
+        # 3 s = delay levels 1 and 0, 6 s = 2 and 1, 7 s = 2, 1 and 0: every trip after the
+        # first passes a delay queue an earlier one passed
+        countdowns = [3.0, 6.0, 7.0, 3.0]
+        with on_rabbitmq(amqp_url, spocc_env.redis_url) as app:
+            app.send_task("spocc.test.route", kwargs={
+                "token": token, "holds": len(countdowns), "countdown": 0.0,
+                "countdowns": countdowns}, queue="catalogue", priority=3)
+        wait_until(lambda: len(_runs(token)) == len(countdowns) + 1, 60,
+                   f"{len(countdowns) + 1} runs ({len(countdowns)} deferrals)")
+        assert all(r[1].endswith("catalogue.p3") for r in _runs(token)), _runs(token)
     finally:
         worker.stop()
 

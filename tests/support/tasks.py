@@ -176,12 +176,15 @@ def cut(self: Any, token: str, at: str) -> None:
 
 
 @spocc_task("spocc.test.route", queue="default", base=TokenTask, max_retries=0)
-def route(self: Any, token: str, holds: int, countdown: float) -> None:
+def route(self: Any, token: str, holds: int, countdown: float,
+          countdowns: list[float] | None = None) -> None:
     """Records the queue (routing key) and priority each run came with, and defers `holds`
-    times for `countdown` seconds: a deferral must come back on the same tier."""
+    times for `countdown` seconds (the nth time for `countdowns[n]`, when given): a
+    deferral must come back on the same tier."""
     client = runtime.redis_client()
     info = self.request.delivery_info or {}
-    client.rpush(f"test:route:{token}",
-                 json.dumps([time.time(), info.get("routing_key"), info.get("priority")]))
-    if int(client.llen(f"test:route:{token}")) <= holds:
-        self.defer(countdown, f"test {token} comes back later")
+    runs = int(client.rpush(f"test:route:{token}", json.dumps(
+        [time.time(), info.get("routing_key"), info.get("priority")])))
+    if runs <= holds:
+        self.defer(countdowns[runs - 1] if countdowns else countdown,
+                   f"test {token} comes back later")
