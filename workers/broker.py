@@ -13,6 +13,7 @@ itself (Celery's native delayed delivery), which needs a topic exchange, hence `
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -86,7 +87,8 @@ def tiered(options: dict[str, Any], default_queue: str) -> dict[str, Any]:
 
     The queue is the one asked for, else the one a retry's delivery info names (its routing
     key, less any delay prefix), else the task's own; the tier is the message's priority,
-    which travels with the message (a retry or a deferral keeps it)."""
+    which travels with the message (a retry or a deferral keeps it). A countdown is whole
+    seconds, rounded up."""
     options = dict(options)
     asked = options.pop("queue", None)
     key = options.pop("routing_key", None)
@@ -99,6 +101,11 @@ def tiered(options: dict[str, Any], default_queue: str) -> dict[str, Any]:
     if base not in QUEUES:
         base = default_queue
     options["queue"] = tier_queue(base, step_of(options.get("priority")))
+    countdown = options.get("countdown")
+    if isinstance(countdown, int | float) and countdown > 0:
+        # Delay levels are whole seconds, and kombu refuses one that truncates to 0
+        # ("countdown must be a positive number"): round up, never early, never refused.
+        options["countdown"] = math.ceil(countdown)
     return options
 
 

@@ -103,6 +103,26 @@ def test_a_message_deferred_again_through_the_same_delay_queues_comes_back(
         worker.stop()
 
 
+def test_a_countdown_under_a_second_is_sent_and_kept(spocc_env, amqp_url, tmp_path):
+    """RabbitMQ's delay levels are whole seconds and kombu refuses a countdown that truncates
+    to 0 ("countdown must be a positive number"): an order event deferred for the 0.7 s left
+    of a lease was dead-lettered so. A fraction is rounded up, never down."""
+    env = {**spocc_env.env, "SPOCC_BROKER_URL": amqp_url}
+    worker = _worker(env, tmp_path, "orders")
+    try:
+        token = uuid.uuid4().hex
+        with on_rabbitmq(amqp_url, spocc_env.redis_url) as app:
+            sent = time.time()
+            app.send_task("spocc.test.route", kwargs={"token": token, "holds": 1,
+                                                      "countdown": 0.4},
+                          queue="orders", countdown=0.3)
+        wait_until(lambda: len(_runs(token)) == 2, 30, "two runs (one deferral)")
+        first, second = (r[0] for r in _runs(token))
+        assert first - sent >= 0.3 and second - first >= 0.4, (sent, first, second)
+    finally:
+        worker.stop()
+
+
 def test_depth_counts_every_tier_queue_and_up_to_a_tier(spocc_env, amqp_url, tmp_path):
     env = {**spocc_env.env, "SPOCC_BROKER_URL": amqp_url}
     # a worker declares the queues, then leaves: what is sent now waits
@@ -174,3 +194,8 @@ def test_tiered_options(options, queue):
     out = broker.tiered(options, "orders")
     assert out["queue"] == queue
     assert "exchange" not in out and "routing_key" not in out
+
+
+@pytest.mark.parametrize("countdown,sent", [(0.3, 1), (1.0, 1), (1.2, 2), (0, 0), (None, None)])
+def test_a_countdown_is_whole_seconds_rounded_up(countdown, sent):
+    assert broker.tiered({"countdown": countdown}, "orders")["countdown"] == sent

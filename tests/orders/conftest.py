@@ -136,6 +136,28 @@ class World:
             return dict(session.execute(select(EventDelivery.id, EventDelivery.status).where(
                 EventDelivery.connection_id == self.conn.id)).all())
 
+    def unsettled_deliveries(self) -> list[tuple[int, str, int, str, int, str | None]]:
+        """Every delivery not done, with what a failed assertion needs to name its cause:
+        (id, event, order, status, attempts, last error), and each one's attempt rows."""
+        from sqlalchemy import select
+
+        from store.models import Attempt, EventDelivery
+        from workers import runtime
+
+        with runtime.db() as session:
+            rows = session.execute(select(
+                EventDelivery.id, EventDelivery.event_type, EventDelivery.order_id,
+                EventDelivery.status, EventDelivery.attempts, EventDelivery.last_error).where(
+                EventDelivery.connection_id == self.conn.id,
+                EventDelivery.status != "done")).all()
+            out = [tuple(row) for row in rows]
+            for row in rows:
+                tries = session.execute(select(Attempt.task_id, Attempt.outcome, Attempt.error)
+                                        .where(Attempt.subject == f"delivery:{row[0]}")
+                                        .order_by(Attempt.id)).all()
+                print(f"delivery {row[0]} attempts: {[tuple(t) for t in tries]}")
+        return out  # type: ignore[return-value]
+
     def state(self, order_id: int) -> Any:
         from sqlalchemy import select
 

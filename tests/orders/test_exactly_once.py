@@ -144,7 +144,7 @@ def test_every_event_of_many_orders_applied_once_and_in_order(world, worker_fact
     statuses = world.wait_settled(timeout=300)
     elapsed = time.monotonic() - started
 
-    assert Counter(statuses.values()) == {"done": len(statuses)}
+    assert Counter(statuses.values()) == {"done": len(statuses)}, world.unsettled_deliveries()
     assert len(statuses) == 3 * count + len(returns) + len(cancelling)  # one row per event
     ledger = world.ledger()
     registered = {e["data"]["plentyOrderId"]: e for e in ledger
