@@ -180,6 +180,7 @@ class ProcessesSchema(Strict):
 class ShareSchema(Strict):
     concurrency = integer_id(load_default=Share.concurrency, minimum=1, maximum=1000)
     queued = integer_id(load_default=Share.queued, minimum=1, maximum=10_000)
+    orders = integer_id(load_default=Share.orders, minimum=1, maximum=1000)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Share:

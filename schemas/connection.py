@@ -108,12 +108,15 @@ class ProcessSetting:
 
 @dataclass(frozen=True)
 class Share:
-    """This connection's share of the catalogue workers, whatever the others queue: at most
+    """This connection's share of the workers, whatever the others queue: at most
     `concurrency` of its units run at once, and its planners keep at most `queued` units
-    waiting in the queue (counted per urgency tier and the more urgent ones)."""
+    waiting in the queue (counted per urgency tier and the more urgent ones). Beyond `orders`
+    of its order events running at once, it yields the order workers to another connection
+    whose events wait while it runs fewer (`tasks/orders/share.py`)."""
 
     concurrency: int = 4
     queued: int = 8
+    orders: int = 1
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,8 @@ class EventDelivery(Base):
     __table_args__ = (
         Index("ix_event_deliveries_status_next", "status", "next_attempt_at"),
         Index("ix_event_deliveries_order", "connection_id", "order_id"),
+        # the connections with events waiting (tasks/orders/share.py)
+        Index("ix_event_deliveries_status_connection", "status", "connection_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

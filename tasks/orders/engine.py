@@ -47,7 +47,7 @@ from schemas.webhooks import EVENTS
 from store.db import database_blip
 from store.models import EventDelivery, utcnow
 from store.order_models import DONE, FAILED, OrderState
-from tasks.orders import bodies, health, lease, writeback
+from tasks.orders import bodies, health, lease, share, writeback
 from tasks.orders.wiring import api_clients, enqueue, enqueue_writeback
 from workers import logs, runtime
 from workers.task_base import SpoccTask
@@ -152,11 +152,11 @@ class Context:
 Handler = Callable[[Context], str]
 
 
-def _claim(connection_id: str, delivery_id: int, target: int, owner: str
+def _claim(connection_id: str, delivery_id: int, target: int, owner: str, fair_share: int
            ) -> tuple[str, EventDelivery | None, OrderState | None]:
     """Lease the order and mark the delivery running, committed at once. Returns
     ("run", delivery, state) | ("cap", delivery, None) | ("busy" | "final" | "running", None,
-    None)."""
+    None); "busy" also when the connection yields its worker to another (`share.py`)."""
     seconds = runtime.settings().orders.lease
     now = utcnow()
     with runtime.db() as session:
@@ -169,6 +169,8 @@ def _claim(connection_id: str, delivery_id: int, target: int, owner: str
         if delivery.attempts >= runtime.settings().attempt_cap:
             session.expunge(delivery)
             return "cap", delivery, None
+        if share.yields(session, connection_id, fair_share, now):
+            return "busy", None, None
         state = lease.take(session, connection_id, target, owner, seconds)
         if state is None:
             return "busy", None, None
@@ -292,7 +294,8 @@ def _run(task: Any, connection_id: str, delivery_id: int, handler: Handler,
         session.expunge(probe)
     target = lock_order_id(conn, probe) if lock_order_id is not None else probe.order_id
     owner = lease.new_owner(f"d{delivery_id}")
-    verdict, delivery, state = _claim(connection_id, delivery_id, target, owner)
+    verdict, delivery, state = _claim(connection_id, delivery_id, target, owner,
+                                      conn.share.orders)
     if verdict == "busy":
         return _defer(task, probe.event_type, connection_id, delivery_id)
     if verdict == "cap" and delivery is not None:
