@@ -25,6 +25,12 @@ from tests.support.infra import (
 )
 from tests.support.processes import SpoccProcess
 
+# The CLI's tables and messages wrap at the terminal's width, which tests read in full: one
+# width for every run. pytest-xdist's workers export COLUMNS=80, and a line cut there hid
+# the text a test looked for.
+os.environ["COLUMNS"] = "200"
+os.environ.pop("LINES", None)
+
 
 @dataclass
 class SpoccEnv:
