@@ -6,7 +6,7 @@
 
 1. Re-read the delivery (tasks never trust arguments); a finished one is skipped, one that
    another live run holds is left to it.
-2. Decide and commit: take the order's lease (`tasks/orders/lease.py`, a conditional UPDATE)
+2. Decide and commit (`claim.py`): take the order's lease (`lease.py`, a conditional UPDATE)
    and mark the delivery running, in one short transaction. An order whose lease another
    event holds is not an attempt: the task is sent again in a few seconds (a deferral).
 3. Call: the handler talks to PlentyONE and SPoCC with no transaction open, on a snapshot of
@@ -47,15 +47,14 @@ from schemas.webhooks import EVENTS
 from store.db import database_blip
 from store.models import EventDelivery, utcnow
 from store.order_models import DONE, FAILED, OrderState
-from tasks.orders import bodies, health, lease, share, writeback
+from tasks.orders import bodies, claim, health, lease, writeback
+from tasks.orders.claim import FINAL
 from tasks.orders.wiring import api_clients, enqueue, enqueue_writeback
 from workers import logs, runtime
 from workers.task_base import SpoccTask
 
 log = logging.getLogger(__name__)
 
-# Delivery statuses that are final: the sweeper leaves them alone, a redelivery skips them.
-FINAL = ("done", "refused", "blocked")
 # A held event this young is looked at again every 2 s; older, it waits for the sweeper.
 SHORT_HOLDS = timedelta(seconds=15)
 HOLD_INTERVAL = timedelta(seconds=60)
@@ -152,46 +151,6 @@ class Context:
 Handler = Callable[[Context], str]
 
 
-def _claim(connection_id: str, delivery_id: int, target: int, owner: str, fair_share: int
-           ) -> tuple[str, EventDelivery | None, OrderState | None]:
-    """Lease the order and mark the delivery running, committed at once. Returns
-    ("run", delivery, state) | ("cap", delivery, None) | ("busy" | "final" | "running", None,
-    None); "busy" also when the connection yields its worker to another (`share.py`)."""
-    seconds = runtime.settings().orders.lease
-    now = utcnow()
-    with runtime.db() as session:
-        delivery = session.get(EventDelivery, delivery_id)
-        if delivery is None or delivery.status in FINAL:
-            return "final", None, None
-        if delivery.status == "running" and delivery.next_attempt_at is not None \
-                and lease.aware(delivery.next_attempt_at) > now:
-            return "running", None, None  # another run has it, while its lease lasts
-        if delivery.attempts >= runtime.settings().attempt_cap:
-            session.expunge(delivery)
-            return "cap", delivery, None
-        if share.yields(session, connection_id, fair_share, now):
-            return "busy", None, None
-        state = lease.take(session, connection_id, target, owner, seconds)
-        if state is None:
-            return "busy", None, None
-        claimed = session.execute(
-            update(EventDelivery)
-            .where(EventDelivery.id == delivery_id, EventDelivery.status.not_in(FINAL))
-            .values(status="running", attempts=EventDelivery.attempts + 1,
-                    next_attempt_at=now + timedelta(seconds=seconds),
-                    last_error=f"attempt did not finish (worker lost or killed), "
-                               f"started {now:%Y-%m-%d %H:%M:%S} UTC")
-            .execution_options(synchronize_session=False))
-        if not claimed.rowcount:  # type: ignore[attr-defined]
-            lease.give_back(session, state.id, owner)
-            return "final", None, None
-        delivery = session.get(EventDelivery, delivery_id, populate_existing=True)
-        assert delivery is not None
-        session.expunge(delivery)
-        session.expunge(state)
-        return "run", delivery, state
-
-
 def _release_held(session: Session, ctx: Context) -> list[tuple[str, int]]:
     """Every held event of the order and of its returns, and those that became dead
     letters while held (`health.py`), due again at once."""
@@ -261,13 +220,6 @@ def _defer(task: Any, event: str, connection_id: str, delivery_id: int,
     return "deferred"
 
 
-def _lease_left(delivery_id: int) -> float:
-    with runtime.db() as session:
-        until = session.execute(select(EventDelivery.next_attempt_at).where(
-            EventDelivery.id == delivery_id)).scalar_one_or_none()
-    return 0.0 if until is None else max(0.0, (lease.aware(until) - utcnow()).total_seconds())
-
-
 def run(task: Any, connection_id: str, delivery_id: int, handler: Handler,
         lock_order_id: Callable[[ConnectionConfig, EventDelivery], int] | None = None) -> str:
     """Apply one order event (see the module doc); returns the delivery's new status."""
@@ -294,8 +246,8 @@ def _run(task: Any, connection_id: str, delivery_id: int, handler: Handler,
         session.expunge(probe)
     target = lock_order_id(conn, probe) if lock_order_id is not None else probe.order_id
     owner = lease.new_owner(f"d{delivery_id}")
-    verdict, delivery, state = _claim(connection_id, delivery_id, target, owner,
-                                      conn.share.orders)
+    verdict, delivery, state = claim.claim(connection_id, delivery_id, target, owner,
+                                           conn.share.orders)
     if verdict == "busy":
         return _defer(task, probe.event_type, connection_id, delivery_id)
     if verdict == "cap" and delivery is not None:
@@ -312,7 +264,7 @@ def _run(task: Any, connection_id: str, delivery_id: int, handler: Handler,
         # A redelivered message (its worker's pool child was killed, or Redis restored it)
         # looks again when the lease runs out: if that run is gone, this one takes over.
         return _defer(task, probe.event_type, connection_id, delivery_id,
-                      _lease_left(delivery_id) + 0.5)
+                      claim.lease_left(delivery_id) + 0.5)
     if delivery is None or state is None:
         return verdict
     ctx = Context(conn, delivery, state, owner)

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from store.models import EventDelivery, utcnow
 from store.order_models import DONE, HELD, NONE, OrderState
-from tasks.orders.engine import FINAL, SWEEP_GRACE, enqueue
+from tasks.orders.claim import FINAL
+from tasks.orders.engine import SWEEP_GRACE, enqueue
 from workers import runtime
 
 
