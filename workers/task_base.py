@@ -1,4 +1,4 @@
-"""How every task is defined: name, queue, limits and retry policy stated at the definition.
+"""How every task runs (`declare.py` declares it: name, queue, limits and retry policy).
 
 Each execution is an `attempts` row naming its subject (the work: `delivery:42`, `unit:7`),
 whatever message carried it. Work that keeps killing its worker, keeps hitting its time
@@ -15,16 +15,14 @@ from __future__ import annotations
 import logging
 import random
 import traceback
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Concatenate, NoReturn, ParamSpec, Protocol, TypeVar
+from typing import Any, NoReturn
 
 import redis
 from billiard.exceptions import WorkerLostError
 from celery import Task
 from celery.app.task import X_DEATH_HEADERS
 from celery.exceptions import Ignore, Retry, SoftTimeLimitExceeded, TimeLimitExceeded
-from celery.result import AsyncResult
 from celery.signals import worker_process_init
 from celery.worker.request import Request
 
@@ -34,12 +32,9 @@ from store import attempts, dead_letters, exchanges
 from store.db import database_blip, forget_inherited_connections
 from store.models import utcnow
 from workers import runtime
-from workers.celery_app import TASK_QUEUES, app
+from workers.celery_app import TASK_QUEUES
 
 logger = logging.getLogger(__name__)
-
-P = ParamSpec("P")
-R_co = TypeVar("R_co", covariant=True)
 
 # Header set on a message sent by `spocc dlq replay`: the dead letter's id.
 REPLAY_HEADER = "spocc_replay_of"
@@ -365,57 +360,3 @@ def _describe(exc: BaseException, with_trace: bool = False) -> str:
         tail = "".join(traceback.format_tb(exc.__traceback__)[-3:])
         text = f"{text}\n{tail}"
     return text
-
-
-class TaskOf(Protocol[P, R_co]):
-    """A declared task, typed by the function it wraps (without its bound `self`): mypy
-    checks a direct call, `.delay(...)` and `.run(...)` against that signature."""
-
-    name: str
-    max_retries: int | None
-
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
-
-    def run(self, *args: P.args, **kwargs: P.kwargs) -> R_co: ...
-
-    def delay(self, *args: P.args, **kwargs: P.kwargs) -> AsyncResult: ...
-
-    def apply_async(
-        self,
-        args: tuple[Any, ...] | list[Any] | None = None,
-        kwargs: dict[str, Any] | None = None,
-        **options: Any,
-    ) -> AsyncResult: ...
-
-
-def spocc_task(
-    name: str,
-    *,
-    queue: str,
-    retry_for: tuple[type[BaseException], ...] = (RetryableError,),
-    max_retries: int = 5,
-    soft_time_limit: int | None = None,
-    time_limit: int | None = None,
-    base: type[SpoccTask] = SpoccTask,
-    periodic: bool = False,
-    **options: Any,
-) -> Callable[[Callable[Concatenate[Any, P], R_co]], TaskOf[P, R_co]]:
-    """Declare a task: an explicit name, its queue, what it retries on and its limits.
-
-    The soft time limit is always retried (the next try may be quicker; the attempt cap
-    bounds one that never is). `periodic`: beat sends it at each tick, so a passing fault
-    (`passing_fault`) waits for the next one instead of becoming a dead letter."""
-    s = runtime.settings()
-    TASK_QUEUES[name] = queue
-    return app.task(
-        name=name,
-        base=base,
-        bind=True,
-        autoretry_for=(*retry_for, SoftTimeLimitExceeded),
-        dont_autoretry_for=(Deferred, RateLimitTimeout),
-        max_retries=max_retries,
-        periodic=periodic,
-        soft_time_limit=soft_time_limit or s.task_soft_time_limit,
-        time_limit=time_limit or s.task_time_limit,
-        **options,
-    )

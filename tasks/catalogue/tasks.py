@@ -17,7 +17,8 @@ from tasks.catalogue import control, leases, planner, runs, schedule, unit
 from tasks.catalogue.registry import CATALOGUE_QUEUE, PROCESSES, planner_name, task_for, tier
 from workers import runtime
 from workers.celery_app import app
-from workers.task_base import SpoccTask, spocc_task
+from workers.declare import spocc_task
+from workers.task_base import SpoccTask
 
 # Retried, not dead-lettered: the API's and the database's passing troubles (a deadlock, two
 # units linking the same variation at once).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from workers.task_base import spocc_task
+from workers.declare import spocc_task
 
 
 @spocc_task("spocc.maintenance.ping", queue="default", max_retries=0)

@@ -38,8 +38,8 @@ from store.order_models import DONE as WRITTEN
 from store.order_models import OrderWriteback
 from tasks.catalogue.runs import CLOSED_OK, OPEN_RUN, last_success
 from workers import runtime
+from workers.declare import spocc_task
 from workers.settings import Retention
-from workers.task_base import spocc_task
 
 BATCH = 2000
 # Statuses after which nothing more happens to a delivery on its own ("dead" only once its

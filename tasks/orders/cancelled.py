@@ -9,7 +9,7 @@ from clients.errors import Unprocessable
 from store.order_models import DONE, FAILED, REFUSED
 from tasks.orders.engine import Context, OrderTask, run
 from tasks.orders.ordering import require_registered
-from workers.task_base import spocc_task
+from workers.declare import spocc_task
 
 
 def apply(ctx: Context) -> str:

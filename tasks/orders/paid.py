@@ -9,7 +9,7 @@ from store.order_models import DONE, REFUSED
 from tasks.orders import bodies, rules
 from tasks.orders.engine import Context, OrderTask, run
 from tasks.orders.ordering import require_registered
-from workers.task_base import spocc_task
+from workers.declare import spocc_task
 
 
 def apply(ctx: Context) -> str:

@@ -13,7 +13,7 @@ from store.order_models import BLOCKED, DONE, FAILED, HELD, NONE
 from tasks.orders import bodies, rules
 from tasks.orders.engine import Context, OrderTask, run
 from workers import runtime
-from workers.task_base import spocc_task
+from workers.declare import spocc_task
 
 # The relations register needs: lines with their variation and barcodes (SPoCC ID).
 ORDER_RELATIONS = ("orderItems", "addresses", "properties", "orderItems.variation",

@@ -23,7 +23,7 @@ from tasks.orders.ordering import require_registered
 from tasks.orders.register import ORDER_RELATIONS
 from tasks.orders.wiring import api_clients
 from workers import runtime
-from workers.task_base import spocc_task
+from workers.declare import spocc_task
 
 
 def parent_of(conn: ConnectionConfig, delivery: EventDelivery) -> int:

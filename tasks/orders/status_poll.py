@@ -28,7 +28,8 @@ from tasks.orders import writeback as outbox
 from tasks.orders.engine import LeaseLost
 from tasks.orders.wiring import enqueue_writeback, poll_client
 from workers import runtime
-from workers.task_base import SpoccTask, spocc_task
+from workers.declare import spocc_task
+from workers.task_base import SpoccTask
 
 PAGE = 500
 SHIPPED, CANCELLED = 7, 9

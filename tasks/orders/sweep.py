@@ -24,7 +24,7 @@ from tasks.orders import bodies, health, writeback
 from tasks.orders.engine import SWEEP_GRACE
 from tasks.orders.wiring import enqueue, enqueue_writeback
 from workers import runtime
-from workers.task_base import spocc_task
+from workers.declare import spocc_task
 
 DUE = ("pending", "running", "failed", "held")
 BATCH = 1000

@@ -29,7 +29,8 @@ from store.order_models import DEAD, DONE, PENDING, OrderState, OrderWriteback
 from tasks.orders.lease import new_owner
 from tasks.orders.wiring import WRITEBACK_TASK, enqueue_writeback, writeback_client
 from workers import runtime
-from workers.task_base import SpoccTask, spocc_task
+from workers.declare import spocc_task
+from workers.task_base import SpoccTask
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ from sqlalchemy.engine import make_url
 from clients.errors import ServerError
 from store import idempotency
 from workers import runtime
-from workers.task_base import SpoccTask, spocc_task
+from workers.declare import spocc_task
+from workers.task_base import SpoccTask
 
 
 @spocc_task("spocc.test.effect", queue="default", max_retries=3)
