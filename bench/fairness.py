@@ -21,66 +21,35 @@
   its units are planned, 19 others start theirs. Targets: each light connection's p90
   wait ≤ 2 x the equal-load p90 (1 s floor); the heavy connection keeps at least its fair
   share (1/20) of the unit starts meanwhile.
-- **scale:** N connections (7 processes each, all enabled, no API behind them); beat's
-  tick over all of them, timed on the first minute (every slot due, each configuration
-  loaded for the first time), later in that minute (nothing due) and a day on (every slot
-  due again, configurations cached). Target: under 5 s at 1,000, and the time per
-  connection at 1,000 within 1.25 x the time per connection at 100. Before (2026-12-03,
-  one INSERT a slot): 38.1 s at 1,000 with every slot due; nothing due, 2.7 s.
+- **scale** (`bench.tick_scale`): N connections (7 processes each, all enabled, no API
+  behind them); beat's tick over all of them, timed on the first minute (every slot due,
+  each configuration loaded for the first time; three such ticks, the median per
+  connection), later in that minute (nothing due) and a day on (every slot due again,
+  configurations cached). Target: under 5 s at 1,000, and the time per connection at 1,000
+  within 1.25 x the time per connection at 100. Before (2026-12-03, one INSERT a slot):
+  38.1 s at 1,000 with every slot due; nothing due, 2.7 s.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-import resource
 import threading
 import time
-import uuid
-from datetime import timedelta
 from typing import Any
 
 import requests
 
+from bench import tick_scale
+from bench.catalogue_runs import (
+    outcomes,
+    processes_off,
+    run_of,
+    start_run,
+    store_connection,
+    wait_runs,
+)
 from bench.harness import BROKERS, BenchEnv, bench_env, percentile, row, worker
-
-
-def _store(plenty_url: str, spocc_url: str, processes: dict[str, Any] | None = None) -> str:
-    from store import config_store
-    from tests.conftest import connection_document
-    from workers import runtime
-
-    conn_id = f"fair-{uuid.uuid4().hex[:8]}"
-    changes = {"processes": processes} if processes is not None else {}
-    doc = connection_document(conn_id, plenty_url, spocc_url, **changes)
-    with runtime.db() as session:
-        config_store.apply(session, runtime.secret_box(), doc)
-    return conn_id
-
-
-def _off() -> dict[str, Any]:
-    from schemas.config import PROCESSES
-
-    return {name: {"enabled": False} for name in PROCESSES}
-
-
-def _start(conn_id: str, process: str) -> int:
-    from tasks.catalogue import control
-    from tasks.catalogue.tasks import start
-    from workers import runtime
-
-    with runtime.db() as session:
-        run_id = control.start_run(session, conn_id, process, trigger="bench").id
-    start(conn_id, run_id)
-    return run_id
-
-
-def _run(run_id: int) -> Any:
-    from store.models import SyncRun
-    from workers import runtime
-
-    with runtime.db() as session:
-        return session.get_one(SyncRun, run_id)
 
 
 def _delta(conn_id: str, ask_after: float = 0) -> tuple[str | None, Any]:
@@ -90,13 +59,13 @@ def _delta(conn_id: str, ask_after: float = 0) -> tuple[str | None, Any]:
     from workers import runtime
 
     triggered = time.perf_counter()
-    delta = _start(conn_id, "stock_delta")
+    delta = start_run(conn_id, "stock_delta")
     time.sleep(ask_after)
     with runtime.db() as session:
-        why = waits.why(session, _run(delta))
-    while _run(delta).status == "running" and time.perf_counter() - triggered < 900:
+        why = waits.why(session, run_of(delta))
+    while run_of(delta).status == "running" and time.perf_counter() - triggered < 900:
         time.sleep(0.2)
-    return why, _run(delta)
+    return why, run_of(delta)
 
 
 def images_then_delta(env: BenchEnv, n: int) -> None:
@@ -110,13 +79,13 @@ def images_then_delta(env: BenchEnv, n: int) -> None:
     spocc = start_spocc(variations=n)
     plenty = start_background(variations=n, plan="off")
     try:
-        conn_id = _store(plenty.url, spocc.url, _off())
+        conn_id = store_connection(plenty.url, spocc.url, processes_off())
         with worker(env, "catalogue,default", 2, "catalogue"):
             # A full stock run first: a delta starts from the last success, and with none
             # it would cover the whole catalogue (32 units, not the 800 changed).
-            [full] = _wait_runs([_start(conn_id, "stock_full")], 900)
+            [full] = wait_runs([start_run(conn_id, "stock_full")], 900)
             row("full stock run before (the delta's start)", full)
-            images = _start(conn_id, "images")
+            images = start_run(conn_id, "images")
             time.sleep(30)
             changed = requests.post(f"{spocc.url}/__admin/catalogue/mutate",
                                     json={"percent": 5, "kind": "stock"},
@@ -126,7 +95,7 @@ def images_then_delta(env: BenchEnv, n: int) -> None:
             triggered = time.perf_counter()
             why, done = _delta(conn_id)
             took = time.perf_counter() - triggered
-            still = _run(images)
+            still = run_of(images)
             row("variations the delta changed", f"{changed:,}")
             row("image messages queued at its trigger", f"{queued_images:,}")
             row("ahead of the delta at its trigger", why or "nothing")
@@ -160,13 +129,13 @@ def two_on_a_plan(env: BenchEnv, n: int, plan: str, small: int = 5000) -> None:
     spocc_b = start_spocc(variations=small)
     plenty_b = start_background(variations=small, plan=plan)
     try:
-        a = _store(plenty_a.url, spocc_a.url, _off())
-        b = _store(plenty_b.url, spocc_b.url, _off())
+        a = store_connection(plenty_a.url, spocc_a.url, processes_off())
+        b = store_connection(plenty_b.url, spocc_b.url, processes_off())
         with worker(env, "catalogue,default", 2, "catalogue"):
-            first = _start(b, "stock_full")  # B's delta starts from a finished full run
-            while _run(first).status == "running":
+            first = start_run(b, "stock_full")  # B's delta starts from a finished full run
+            while run_of(first).status == "running":
                 time.sleep(1)
-            full = _start(a, "stock_full")
+            full = start_run(a, "stock_full")
             time.sleep(60)
             changed = requests.post(f"{spocc_b.url}/__admin/catalogue/mutate",
                                     json={"percent": 10, "kind": "stock"},
@@ -188,7 +157,7 @@ def two_on_a_plan(env: BenchEnv, n: int, plan: str, small: int = 5000) -> None:
                 "≥ 90 %", share >= 0.9)
             row("A's 429 answers meanwhile", f"{after_a[1] - before_a[1]}", "0",
                 after_a[1] == before_a[1])
-            still = _run(full)
+            still = run_of(full)
             row("A's full run meanwhile", f"{still.status}, "
                 f"{still.pushed + still.unchanged + still.skipped}/{still.found} done")
     finally:
@@ -257,25 +226,7 @@ class _UnitStarts:
 
 
 def _full_runs(connections: list[str]) -> list[int]:
-    return [_start(c, "stock_full") for c in connections]
-
-
-def _wait_runs(run_ids: list[int], seconds: float) -> list[str]:
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        statuses = [_run(r).status for r in run_ids]
-        if all(s != "running" for s in statuses):
-            return statuses
-        time.sleep(0.5)
-    return [_run(r).status for r in run_ids]
-
-
-def _outcomes(statuses: list[str], run_ids: list[int]) -> str:
-    from collections import Counter
-
-    told = ", ".join(f"{n} {s}" for s, n in Counter(statuses).most_common())
-    failed = [r for r, s in zip(run_ids, statuses, strict=True) if s != "succeeded"]
-    return told + (f" (first: {_run(failed[0]).reason})" if failed else "")
+    return [start_run(c, "stock_full") for c in connections]
 
 
 def unequal(env: BenchEnv, light: int = 500, count: int = 20) -> None:
@@ -297,29 +248,29 @@ def unequal(env: BenchEnv, light: int = 500, count: int = 20) -> None:
              for n in (light, light, heavy_n)]
     try:
         (s1, p1), (s2, p2), (sh, ph) = pairs
-        equal = [_store(p1.url, s1.url, _off()) for _ in range(count)]
-        lights = [_store(p2.url, s2.url, _off()) for _ in range(count - 1)]
-        heavy = _store(ph.url, sh.url, _off())
+        equal = [store_connection(p1.url, s1.url, processes_off()) for _ in range(count)]
+        lights = [store_connection(p2.url, s2.url, processes_off()) for _ in range(count - 1)]
+        heavy = store_connection(ph.url, sh.url, processes_off())
         with worker(env, "catalogue,default", 2, "catalogue"), _UnitStarts() as starts:
             equal_runs = _full_runs(equal)
-            statuses = _wait_runs(equal_runs, 600)
+            statuses = wait_runs(equal_runs, 600)
             base = starts.waits(set(equal))
             base_p90 = percentile([w for ws in base.values() for w in ws], 90)
-            row("equal load: runs", _outcomes(statuses, equal_runs))
+            row("equal load: runs", outcomes(statuses, equal_runs))
             row("equal load: p90 wait, send → start (all connections)", f"{base_p90:.2f} s")
-            heavy_run = _start(heavy, "stock_full")
+            heavy_run = start_run(heavy, "stock_full")
             # the heavy connection's units fill the workers first
             deadline = time.perf_counter() + 180
-            while _run(heavy_run).units < 20 and time.perf_counter() < deadline:
+            while run_of(heavy_run).units < 20 and time.perf_counter() < deadline:
                 time.sleep(0.5)
             triggered = time.time()
             light_runs = _full_runs(lights)
-            statuses = _wait_runs(light_runs, 600)
+            statuses = wait_runs(light_runs, 600)
             ended = time.time()
             waits = starts.waits(set(lights))
             limit = max(1.0, 2 * base_p90)
             worst = max((percentile(ws, 90) for ws in waits.values() if ws), default=0.0)
-            row("unequal load: light runs", _outcomes(statuses, light_runs))
+            row("unequal load: light runs", outcomes(statuses, light_runs))
             row("unequal load: worst light connection's p90 wait", f"{worst:.2f} s",
                 f"≤ {limit:.2f} s (2 x equal, 1 s floor)", worst <= limit)
             shares = starts.starts_between(triggered, ended)
@@ -328,65 +279,13 @@ def unequal(env: BenchEnv, light: int = 500, count: int = 20) -> None:
             row("heavy connection's share of unit starts while the light ones ran",
                 f"{heavy_share:.0%} ({shares.get(heavy, 0)} of {total})",
                 f"≥ {1 / count:.0%} (its fair share)", heavy_share >= 1 / count)
-            still = _run(heavy_run)
+            still = run_of(heavy_run)
             row("heavy run meanwhile", f"{still.status}, "
                 f"{still.pushed + still.unchanged + still.skipped}/{still.found} done")
     finally:
         for spocc, plenty in pairs:
             spocc.stop()
             plenty.shutdown()
-
-
-def scale(sizes: list[int]) -> None:
-    from sqlalchemy import func, select
-
-    from store.models import Base, SyncRun, utcnow
-    from tasks.catalogue import schedule
-
-    print("scale: beat's tick over N connections x 7 processes (no API behind them)")
-    made = 0
-    growth: dict[int, tuple[float, float, float, float]] = {}
-    start = utcnow().replace(second=0, microsecond=0) + timedelta(days=1)
-    for n in sizes:
-        while made < n:
-            _store("http://127.0.0.1:9", "http://127.0.0.1:9")
-            made += 1
-        first_minute = start + timedelta(days=n)  # a day of its own: every slot due once
-        began = time.perf_counter()
-        started = schedule.tick(first_minute)
-        first = time.perf_counter() - began
-        began = time.perf_counter()
-        schedule.tick(first_minute + timedelta(seconds=20))  # same minute: nothing new
-        again = time.perf_counter() - began
-        began = time.perf_counter()
-        # a day on, every slot is due again and each configuration is cached: the tick of a
-        # beat that has been running, after an outage (the open runs make these skips)
-        schedule.tick(first_minute + timedelta(days=1))
-        warm = time.perf_counter() - began
-        from workers import runtime
-
-        with runtime.db() as session:
-            runs = session.execute(select(func.count()).select_from(SyncRun)).scalar_one()
-            rows = sum(session.execute(select(func.count()).select_from(t)).scalar_one()
-                       for t in Base.metadata.sorted_tables)
-        keys = int(runtime.redis_client().dbsize())
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        growth[n] = (first / n, rows / n, keys / n, rss / n)
-        row(f"{n:>5} connections: tick, slots due", f"{first:.2f} s ({len(started)} runs)",
-            "< 5 s" if n >= 1000 else "", first < 5 if n >= 1000 else None)
-        row(f"{n:>5} connections: tick, every slot due again, configurations cached",
-            f"{warm:.2f} s", "< 5 s" if n >= 1000 else "", warm < 5 if n >= 1000 else None)
-        row(f"{n:>5} connections: tick, nothing due", f"{again:.2f} s")
-        row(f"{n:>5} connections: run rows so far", f"{runs:,}")
-        row(f"{n:>5} connections: database rows, Redis keys", f"{rows:,}, {keys:,}")
-        row(f"{n:>5} connections: the ticking process's peak RSS", f"{rss:,.0f} MiB")
-    if 100 in growth and 1000 in growth:
-        for i, name in enumerate(("tick time", "database rows", "Redis keys")):
-            ratio = growth[1000][i] / growth[100][i] if growth[100][i] else 0.0
-            row(f"{name} per connection, 1,000 vs 100", f"{ratio:.2f}x", "≤ 1.25x",
-                ratio <= 1.25)
-        row("peak RSS per connection, 1,000 vs 100",
-            f"{growth[1000][3] / growth[100][3]:.2f}x", "≤ 1.25x (falls: a fixed base)")
 
 
 def main() -> None:
@@ -415,7 +314,7 @@ def main() -> None:
         with bench_env(args.broker) as env:
             unequal(env, args.unequal_variations)
     with bench_env(args.broker):
-        scale([int(s) for s in args.scale.split(",") if s])
+        tick_scale.scale([int(s) for s in args.scale.split(",") if s])
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import os
 import time
 from pathlib import Path
 
-from bench.fairness import _off, _outcomes, _start, _store, _wait_runs
+from bench.catalogue_runs import outcomes, processes_off, start_run, store_connection, wait_runs
 from bench.harness import bench_env, row, worker
 
 
@@ -86,23 +86,24 @@ def worker_rss(sizes: list[int], variations: int) -> None:
             with worker(env, "catalogue,default", 2, "rss") as proc:
                 # The first run loads what every task needs (modules, pools, the schema
                 # trees) in both children: the base the connections' costs add to.
-                first = [_store(plenty.url, spocc.url, _off()) for _ in range(2)]
-                _wait_runs([_start(c, "stock_full") for c in first], 120)
+                first = [store_connection(plenty.url, spocc.url, processes_off()) for _ in range(2)]
+                wait_runs([start_run(c, "stock_full") for c in first], 120)
                 base, base_rss = memory(proc.pid)
                 row("after its first run: tree PSS, largest RSS",
                     f"{base:,.1f} / {base_rss:,.1f} MiB")
                 made, per = 0, dict[int, float]()
                 last, last_rss = base, base_rss
                 for n in sizes:
-                    fresh = [_store(plenty.url, spocc.url, _off()) for _ in range(n - made)]
+                    fresh = [store_connection(plenty.url, spocc.url, processes_off())
+                             for _ in range(n - made)]
                     made_before, made = made, n
                     began = time.perf_counter()
-                    runs = [_start(c, "stock_full") for c in fresh]
-                    statuses = _wait_runs(runs, 300 + 3 * len(runs))
+                    runs = [start_run(c, "stock_full") for c in fresh]
+                    statuses = wait_runs(runs, 300 + 3 * len(runs))
                     took = time.perf_counter() - began
                     pss, rss = memory(proc.pid)
                     per[n] = (pss - base) / n * 1024
-                    row(f"{n:>5} connections served: runs", _outcomes(statuses, runs))
+                    row(f"{n:>5} connections served: runs", outcomes(statuses, runs))
                     row(f"{n:>5} connections served: tree PSS, largest RSS",
                         f"{pss:,.1f} / {rss:,.1f} MiB", f"({took:.0f} s of runs)")
                     row(f"{n:>5} connections served: PSS added per connection",
