@@ -188,3 +188,13 @@ def test_a_second_up_on_the_same_data_dir_makes_a_demo_order_that_reaches_spocc(
             up.stop(timeout=90)
         assert "stopped" in up.log()
     assert made[0] == made[1], made  # the same order id, from an empty sandbox, both times
+
+
+def test_every_benchmark_readme_names_is_a_module_with_a_main() -> None:
+    import importlib
+
+    named = set(re.findall(r"`(?:uv run python -m |python -m )?(bench\.\w+)", (
+        ROOT / "README.md").read_text()))
+    assert {"bench.fairness", "bench.tick_scale", "bench.worker_rss"} <= named
+    for module in sorted(named):
+        assert callable(getattr(importlib.import_module(module), "main", None)), module
