@@ -22,6 +22,7 @@ def scale(sizes: list[int]) -> None:
 
     from store.models import Base, SyncRun, utcnow
     from tasks.catalogue import schedule
+    from workers import runtime
 
     print("scale: beat's tick over N connections x 7 processes (no API behind them)")
     made = 0
@@ -43,12 +44,11 @@ def scale(sizes: list[int]) -> None:
         # beat that has been running, after an outage (the open runs make these skips)
         schedule.tick(first_minute + timedelta(days=1))
         warm = time.perf_counter() - began
-        from workers import runtime
-
         with runtime.db() as session:
             runs = session.execute(select(func.count()).select_from(SyncRun)).scalar_one()
             rows = sum(session.execute(select(func.count()).select_from(t)).scalar_one()
                        for t in Base.metadata.sorted_tables)
+            last_id = session.execute(select(func.max(SyncRun.id))).scalar_one()
         keys = int(runtime.redis_client().dbsize())
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         # One cold tick at 100 connections lasts a few tenths of a second, so the machine's
@@ -57,8 +57,6 @@ def scale(sizes: list[int]) -> None:
         # forgotten. The repeats find the first tick's runs open and record skips: the same
         # configurations loaded, the same rows inserted, deleted again so the row counts
         # above stay those of one tick.
-        with runtime.db() as session:
-            last_id = session.execute(select(func.max(SyncRun.id))).scalar_one()
         colds = [first]
         for day in (2, 3):
             runtime.reset()
